@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Config {
+  readonly dataDir: string;
+  readonly dbPath: string;
+  readonly host: string;
+  readonly port: number;
+  /** Undefined until resolveSecret() has read or generated `<data>/secret.key`. */
+  readonly secret: string | undefined;
+  readonly publicUrl: string;
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  /** Durations are whole seconds. */
+  readonly accessTtl: number;
+  readonly refreshTtl: number;
+  readonly tokenTtl: number;
+  readonly otpTtl: number;
+  readonly resetTtl: number;
+  readonly bcryptCost: number;
+  readonly rotateRefreshTokens: boolean;
+  readonly logLevel: string;
+  /** How long a stopping server lets in-flight requests finish. */
+  readonly drainTimeout: number;
+}
+
+export type ResolvedConfig = Config & { readonly secret: string };
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Flag values from `serve` and other commands; they win over the environment. */
+export interface ConfigOverrides {
+  host?: string;
+  port?: number | string;
+  db?: string;
+  dataDir?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const MIN_SECRET_LENGTH = 32;
+
+export function parseDuration(name: string, raw: string): number {
+  const match = /^\s*(\d+)\s*([smhd]?)\s*$/.exec(raw);
+  if (!match) {
+    throw new ConfigError(`${name}: "${raw}" is not a duration (use a whole number with s, m, h or d, e.g. 5m)`);
+  }
+  const seconds = Number(match[1]) * DURATION_UNITS[match[2] || 's'];
+  if (seconds <= 0 || !Number.isSafeInteger(seconds)) {
+    throw new ConfigError(`${name}: "${raw}" must be a positive duration`);
+  }
+  return seconds;
+}
+
+function parseInteger(name: string, raw: string, min: number, max: number): number {
+  if (!/^\s*\d+\s*$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name}: "${raw}" must be a whole number from ${min} to ${max}`);
+  }
+  return Number(raw);
+}
+
+function parseBoolean(name: string, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(value)) return false;
+  throw new ConfigError(`${name}: "${raw}" must be true or false`);
+}
+
+function parseUrl(name: string, raw: string, protocols: string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}: "${raw}" is not a URL`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(`${name}: must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function checkSecret(name: string, secret: string): string {
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`${name}: the secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  return secret;
+}
+
+/** A pure function of the environment and flags: reads no file, writes nothing. */
+export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
+  const read = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const duration = (name: string, fallback: string) => parseDuration(name, read(name) ?? fallback);
+
+  const dataDir = path.resolve(overrides.dataDir ?? read('SIDEKICK_DATA_DIR') ?? './data');
+  const dbPath = overrides.db ?? read('SIDEKICK_DB') ?? path.join(dataDir, 'sidekick.db');
+  const portRaw = overrides.port !== undefined ? String(overrides.port) : read('SIDEKICK_PORT') ?? '8000';
+  const secret = read('SIDEKICK_SECRET');
+  const logLevel = (read('SIDEKICK_LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`SIDEKICK_LOG_LEVEL: "${logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  return Object.freeze({
+    dataDir,
+    dbPath: dbPath === ':memory:' ? dbPath : path.resolve(dbPath),
+    host: overrides.host ?? read('SIDEKICK_HOST') ?? '127.0.0.1',
+    port: parseInteger(overrides.port !== undefined ? '--port' : 'SIDEKICK_PORT', portRaw, 0, 65535),
+    secret: secret === undefined ? undefined : checkSecret('SIDEKICK_SECRET', secret),
+    publicUrl: parseUrl('SIDEKICK_PUBLIC_URL', read('SIDEKICK_PUBLIC_URL') ?? 'http://localhost:8000', ['http:', 'https:']),
+    smtpUrl: read('SIDEKICK_SMTP_URL') && parseUrl('SIDEKICK_SMTP_URL', read('SIDEKICK_SMTP_URL')!, ['smtp:', 'smtps:']),
+    mailFrom: read('SIDEKICK_MAIL_FROM') ?? 'Sidekick <no-reply@localhost>',
+    accessTtl: duration('SIDEKICK_ACCESS_TTL', '5m'),
+    refreshTtl: duration('SIDEKICK_REFRESH_TTL', '1d'),
+    tokenTtl: duration('SIDEKICK_TOKEN_TTL', '30d'),
+    otpTtl: duration('SIDEKICK_OTP_TTL', '10m'),
+    resetTtl: duration('SIDEKICK_RESET_TTL', '15m'),
+    bcryptCost: parseInteger('SIDEKICK_BCRYPT_COST', read('SIDEKICK_BCRYPT_COST') ?? '12', 4, 31),
+    rotateRefreshTokens: parseBoolean('SIDEKICK_ROTATE_REFRESH_TOKENS', read('SIDEKICK_ROTATE_REFRESH_TOKENS') ?? 'false'),
+    logLevel,
+    drainTimeout: duration('SIDEKICK_DRAIN_TIMEOUT', '10s'),
+  });
+}
+
+/**
+ * Gives the config its secret: the environment's if set, else `<data>/secret.key`, generated on first
+ * start with mode 0600 so only the server's own user can read it.
+ */
+export function resolveSecret(config: Config): ResolvedConfig {
+  if (config.secret !== undefined) return config as ResolvedConfig;
+  const file = path.join(config.dataDir, 'secret.key');
+  mkdirSync(config.dataDir, { recursive: true });
+  if (!existsSync(file)) {
+    try {
+      writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      // Another process starting at the same moment wrote it first; read theirs.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    chmodSync(file, 0o600);
+  }
+  const secret = readFileSync(file, 'utf8').trim();
+  return Object.freeze({ ...config, secret: checkSecret(file, secret) });
+}

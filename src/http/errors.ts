@@ -1,0 +1,30 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { ERROR_CODES, SidekickError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+
+/** `WWW-Authenticate` challenge for a 401, as DRF sends for the first authenticator of the view. */
+export function challengeFor(path: string): string {
+  return path.startsWith('/api/') ? 'Bearer realm="api"' : 'Token';
+}
+
+export function errorResponse(c: Context, error: SidekickError): Response {
+  const status = ERROR_CODES[error.code].status;
+  const headers: Record<string, string> = {};
+  if (status === 401) headers['WWW-Authenticate'] = challengeFor(c.req.path);
+  if (error.retryAfter !== undefined) headers['Retry-After'] = String(error.retryAfter);
+  const body = error.fields ?? { detail: error.message, code: error.code };
+  return c.json(body, status, headers);
+}
+
+/** The one place a failure becomes an HTTP answer. Nothing of an unexpected error reaches the client. */
+export function handleError(logger: Logger) {
+  return (error: Error, c: Context): Response => {
+    if (error instanceof SidekickError) return errorResponse(c, error);
+    if (error instanceof HTTPException && error.status === 413) {
+      return errorResponse(c, new SidekickError('payload_too_large', 'Request body is too large.'));
+    }
+    logger.error({ err: error, method: c.req.method, reqId: c.get('requestId') }, 'unhandled error');
+    return errorResponse(c, new SidekickError('error', 'A server error occurred.'));
+  };
+}

@@ -1,0 +1,99 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../services/clock.ts';
+import type { Mailer } from '../services/mailer.ts';
+import type { OutboxStore } from '../store/outbox.ts';
+import type { MailTransport } from './transports.ts';
+
+export interface DelivererOptions {
+  outbox: OutboxStore;
+  mailer: Mailer;
+  transport: MailTransport;
+  clock: Clock;
+  logger: Logger;
+  /** Sends after which a message is marked failed instead of retried. */
+  maxAttempts?: number;
+  /** How long a claimed message is reserved for this process before another may retry it. */
+  leaseMs?: number;
+  /** How often the outbox is polled for mail queued by other processes (the CLI, other workers). */
+  pollMs?: number;
+}
+
+/** 2 s, 4 s, 8 s, … capped at 10 minutes. */
+export const retryDelayMs = (attempt: number) => Math.min(2000 * 2 ** (attempt - 1), 10 * 60_000);
+
+/**
+ * Delivers the outbox in the background, one message at a time, with retry and backoff. No HTTP answer
+ * ever waits on it.
+ */
+export function createDeliverer(options: DelivererOptions) {
+  const { outbox, mailer, transport, clock, logger } = options;
+  const maxAttempts = options.maxAttempts ?? 8;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const pollMs = options.pollMs ?? 1000;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = true;
+  let unsubscribe = () => {};
+
+  async function deliverOne(): Promise<boolean> {
+    const entry = outbox.claimDue(clock.now(), clock.now() + leaseMs);
+    if (!entry) return false;
+    try {
+      await transport.send(mailer.open(entry));
+      outbox.markSent(entry.id, clock.now());
+      logger.info({ mailId: entry.id, via: transport.description }, 'mail delivered');
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (entry.attempts >= maxAttempts) {
+        outbox.markFailed(entry.id, reason);
+        logger.error({ mailId: entry.id, attempts: entry.attempts, reason }, 'mail failed for good; requeue with mail:retry');
+      } else {
+        const delay = retryDelayMs(entry.attempts);
+        outbox.reschedule(entry.id, clock.now() + delay, reason);
+        logger.warn({ mailId: entry.id, attempts: entry.attempts, retryInMs: delay, reason }, 'mail delivery failed; will retry');
+      }
+    }
+    return true;
+  }
+
+  /** Delivers everything due now. */
+  async function drain(): Promise<void> {
+    while (await deliverOne());
+  }
+
+  function schedule(delay: number) {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(kick, delay);
+    timer.unref();
+  }
+
+  function kick() {
+    if (stopped) return;
+    if (running) return;
+    running = drain()
+      .catch((error) => logger.error({ err: error }, 'mail deliverer error'))
+      .finally(() => {
+        running = undefined;
+        const due = outbox.nextDueAt();
+        schedule(due === undefined ? pollMs : Math.min(pollMs, Math.max(0, due - clock.now())));
+      });
+  }
+
+  return {
+    start() {
+      stopped = false;
+      unsubscribe = mailer.onQueued(kick);
+      kick();
+    },
+    drain,
+    async stop() {
+      stopped = true;
+      unsubscribe();
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+export type Deliverer = ReturnType<typeof createDeliverer>;

@@ -1,0 +1,191 @@
+import { z } from 'zod';
+import type { Database } from '../db/database.ts';
+import { notFound, validationError } from '../errors.ts';
+import { passwordChangedMail } from '../mail/templates.ts';
+import type { AdminChanges, NewUser, ProfileChanges, User, UserStore } from '../store/users.ts';
+import type { Clock } from './clock.ts';
+import type { CredentialService } from './credentials.ts';
+import type { Mailer } from './mailer.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { emailTaken } from './registration.ts';
+import { uniqueSuperheroName } from './superhero.ts';
+import { emailField, httpUrlField, parseInput, passwordField, pastDateField, text } from './validation.ts';
+
+export interface AccountServiceDeps {
+  db: Database;
+  users: UserStore;
+  hasher: PasswordHasher;
+  credentials: CredentialService;
+  mailer: Mailer;
+  clock: Clock;
+}
+
+export interface CreateUserInput {
+  email: string;
+  password: string;
+  name?: string;
+  gender?: string;
+  preferences?: string;
+  dob?: string;
+  bio?: string;
+  profilePicture?: string;
+  isStaff?: boolean;
+  isSuperuser?: boolean;
+}
+
+/** Users' own profiles and the operators' account management, over one user table. */
+export function createAccountService(deps: AccountServiceDeps) {
+  const { db, users, hasher, credentials, clock } = deps;
+  const today = () => new Date(clock.now()).toISOString().slice(0, 10);
+  const nullable = <T extends z.ZodType>(schema: T) => z.union([z.null(), schema]);
+
+  // Unknown keys are dropped by the schemas: read-only fields in a body are ignored, never applied.
+  const accountsProfileSchema = z.object({
+    gender: text(10, { allowBlank: true }).optional(),
+    preferences: text(100).optional(),
+    dob: pastDateField(today).optional(),
+  });
+  const kitchenProfileSchema = z.object({
+    name: text(30, { allowBlank: true }).optional(),
+    date_of_birth: nullable(pastDateField(today)).optional(),
+    bio: text(500, { allowBlank: true }).optional(),
+    profile_picture: nullable(httpUrlField(200)).optional(),
+  });
+  const newUserSchema = z.object({
+    email: emailField,
+    password: passwordField,
+    name: text(30, { allowBlank: true }).optional(),
+    gender: text(10, { allowBlank: true }).optional(),
+    preferences: text(100, { allowBlank: true }).optional(),
+    dob: pastDateField(today).optional(),
+    date_of_birth: pastDateField(today).optional(),
+    bio: text(500, { allowBlank: true }).optional(),
+    profile_picture: httpUrlField(200).optional(),
+  });
+
+  function requireUser(email: string): User {
+    const user = users.findByEmail(email.trim().toLowerCase());
+    if (!user) throw notFound(`no user with email ${email.trim().toLowerCase()}`);
+    return user;
+  }
+
+  function applyProfile(user: User, changes: ProfileChanges): User {
+    return db.immediate(() => users.updateProfile(user.id, changes, clock.now())) ?? user;
+  }
+
+  /** Inserts a validated user; the password is hashed before the transaction opens. */
+  async function insertUser(fields: Omit<NewUser, 'passwordHash' | 'superheroName'>, password: string): Promise<User> {
+    if (users.emailExists(fields.email)) throw emailTaken();
+    const passwordHash = await hasher.hash(password);
+    return db.immediate(() => {
+      if (users.emailExists(fields.email)) throw emailTaken();
+      return users.insert(
+        { ...fields, passwordHash, superheroName: uniqueSuperheroName(users.superheroNameExists) },
+        clock.now(),
+      );
+    });
+  }
+
+  return {
+    requireUser,
+
+    updateAccountsProfile(user: User, body: unknown): User {
+      const input = parseInput(accountsProfileSchema, body);
+      return applyProfile(user, { gender: input.gender, preferences: input.preferences, dob: input.dob });
+    },
+
+    updateKitchenProfile(user: User, body: unknown): User {
+      const input = parseInput(kitchenProfileSchema, body);
+      return applyProfile(user, {
+        name: input.name,
+        dob: input.date_of_birth,
+        bio: input.bio,
+        profilePicture: input.profile_picture,
+      });
+    },
+
+    /** The kitchen API's sign-up: no code, an account at once. */
+    async signUp(body: unknown): Promise<User> {
+      const input = parseInput(newUserSchema, body, { passwordKey: 'password' });
+      return insertUser(
+        {
+          email: input.email,
+          name: input.name,
+          gender: input.gender,
+          preferences: input.preferences,
+          dob: input.dob ?? input.date_of_birth,
+          bio: input.bio,
+          profilePicture: input.profile_picture,
+        },
+        input.password,
+      );
+    },
+
+    /** Operators' create: same validation and policy as sign-up, plus staff flags. */
+    async createUser(input: CreateUserInput): Promise<User> {
+      const data = parseInput(newUserSchema, { ...input, profile_picture: input.profilePicture }, { passwordKey: 'password' });
+      return insertUser(
+        {
+          email: data.email,
+          name: data.name,
+          gender: data.gender,
+          preferences: data.preferences,
+          dob: data.dob,
+          bio: data.bio,
+          profilePicture: data.profile_picture,
+          isStaff: input.isStaff,
+          isSuperuser: input.isSuperuser,
+        },
+        data.password,
+      );
+    },
+
+    deleteAccount(user: User): void {
+      // Sessions go with the user (ON DELETE CASCADE); the email is free to register again.
+      db.immediate(() => users.delete(user.id));
+    },
+
+    /** Operators' changes; deactivating also ends every session. */
+    updateAdmin(email: string, changes: AdminChanges): User {
+      const user = requireUser(email);
+      if (changes.name !== undefined) parseInput(z.object({ name: text(30, { allowBlank: true }) }), { name: changes.name });
+      return db.immediate(() => {
+        const updated = users.updateAdmin(user.id, changes, clock.now());
+        if (!updated) throw notFound();
+        if (changes.isActive === false) credentials.revokeAllInTransaction(user.id);
+        return updated;
+      });
+    },
+
+    /** Operators' password change: policy applies; every session ends; the user is told. */
+    async setPassword(email: string, password: string): Promise<User> {
+      const user = requireUser(email);
+      const { password: checked } = parseInput(z.object({ password: passwordField }), { password }, {
+        passwordKey: 'password',
+        emailForPassword: user.email,
+      });
+      const passwordHash = await hasher.hash(checked);
+      db.immediate(() => {
+        if (!users.setPassword(user.id, passwordHash, clock.now())) throw notFound();
+        credentials.revokeAllInTransaction(user.id);
+        deps.mailer.enqueue(user.email, passwordChangedMail());
+      });
+      return user;
+    },
+
+    deleteByEmail(email: string): User {
+      const user = requireUser(email);
+      db.immediate(() => users.delete(user.id));
+      return user;
+    },
+
+    list(limit = 1000, offset = 0): { users: User[]; total: number } {
+      if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) {
+        throw validationError({ non_field_errors: ['limit must be positive and offset not negative'] });
+      }
+      return { users: users.list(limit, offset), total: users.count() };
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

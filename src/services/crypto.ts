@@ -1,0 +1,46 @@
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * The server secret signs JWTs as it is (so other services holding it can verify them); every other
+ * use gets its own key derived from it, so one purpose can never forge another's values.
+ */
+export function deriveKey(secret: string, purpose: string): Buffer {
+  return createHmac('sha256', secret).update(`sidekick:${purpose}`).digest();
+}
+
+export function hmacHex(key: Buffer, ...parts: (string | number)[]): string {
+  const mac = createHmac('sha256', key);
+  // Length-prefixed so that ("ab", "c") and ("a", "bc") never collide.
+  for (const part of parts) {
+    const text = String(part);
+    mac.update(`${Buffer.byteLength(text)}:${text};`);
+  }
+  return mac.digest('hex');
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+export const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+/** AES-256-GCM; the output is nonce ‖ tag ‖ ciphertext. */
+export function seal(key: Buffer, plaintext: string): Buffer {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([nonce, cipher.getAuthTag(), body]);
+}
+
+export function unseal(key: Buffer, sealed: Uint8Array): string {
+  const data = Buffer.from(sealed);
+  const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12));
+  decipher.setAuthTag(data.subarray(12, 28));
+  return Buffer.concat([decipher.update(data.subarray(28)), decipher.final()]).toString('utf8');
+}

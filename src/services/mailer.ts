@@ -1,0 +1,39 @@
+import type { MailContent } from '../mail/templates.ts';
+import type { OutboxStore } from '../store/outbox.ts';
+import type { Clock } from './clock.ts';
+import { seal, unseal } from './crypto.ts';
+
+export interface OutgoingMail {
+  id: number;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/**
+ * Writes mail to the outbox. Call it inside the transaction that creates the code or link the mail
+ * carries: both are kept, or neither. Bodies are sealed because they hold live codes and links.
+ */
+export function createMailer(outbox: OutboxStore, key: Buffer, clock: Clock) {
+  const listeners = new Set<() => void>();
+  return {
+    enqueue(to: string, content: MailContent): number {
+      const body = JSON.stringify({ text: content.text, html: content.html });
+      const id = outbox.add(to, content.subject, seal(key, body), clock.now());
+      // After the current synchronous transaction has committed, tell the deliverer.
+      for (const listener of listeners) queueMicrotask(listener);
+      return id;
+    },
+    onQueued(listener: () => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    open(entry: { id: number; recipient: string; subject: string; sealedBody: Uint8Array | null }): OutgoingMail {
+      const { text, html } = JSON.parse(unseal(key, entry.sealedBody!)) as { text: string; html: string };
+      return { id: entry.id, to: entry.recipient, subject: entry.subject, text, html };
+    },
+  };
+}
+
+export type Mailer = ReturnType<typeof createMailer>;

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import type { Database } from '../db/database.ts';
+import { SidekickError } from '../errors.ts';
+import { passwordChangedMail, passwordResetMail } from '../mail/templates.ts';
+import type { User, UserStore } from '../store/users.ts';
+import type { Clock } from './clock.ts';
+import { hmacHex, safeEqual } from './crypto.ts';
+import type { CredentialService } from './credentials.ts';
+import type { Mailer } from './mailer.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { LIMITS, type ThrottleService } from './throttle.ts';
+import { emailField, parseInput, passwordField } from './validation.ts';
+
+const linkInvalid = () => new SidekickError('reset_link_invalid', 'Invalid or expired link.');
+
+export interface PasswordResetDeps {
+  db: Database;
+  users: UserStore;
+  hasher: PasswordHasher;
+  credentials: CredentialService;
+  mailer: Mailer;
+  throttle: ThrottleService;
+  clock: Clock;
+  resetKey: Buffer;
+  resetTtl: number;
+  publicUrl: string;
+}
+
+export const encodeUid = (userId: number) => Buffer.from(String(userId)).toString('base64url');
+
+function decodeUid(uidb64: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]{1,16}$/.test(uidb64)) return undefined;
+  const text = Buffer.from(uidb64, 'base64url').toString('utf8');
+  return /^[1-9]\d{0,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * Reset links carry no server-side state: the token is an HMAC over the user's id, current password
+ * hash, last login and the issue time, so it dies by itself once the password changes (it was used)
+ * or the user logs in, and by its age after the TTL.
+ */
+export function createPasswordResetService(deps: PasswordResetDeps) {
+  const { db, users, hasher, credentials, mailer, throttle, clock } = deps;
+  const requestSchema = z.object({ email: emailField });
+  const confirmSchema = z.object({ new_password: passwordField });
+
+  const sign = (user: User, issuedAt: number) =>
+    hmacHex(deps.resetKey, user.id, user.passwordHash, user.lastLoginAt ?? '', issuedAt).slice(0, 40);
+
+  function makeLink(user: User): string {
+    const issuedAt = Math.floor(clock.now() / 1000);
+    const token = `${issuedAt.toString(36)}-${sign(user, issuedAt)}`;
+    return `${deps.publicUrl}/api/users/reset/${encodeUid(user.id)}/${token}/`;
+  }
+
+  /** The active user the link belongs to, if the link is genuine, unused and unexpired. */
+  function userForLink(uidb64: string, token: string): User {
+    const userId = decodeUid(uidb64);
+    const match = /^([0-9a-z]{1,10})-([0-9a-f]{40})$/.exec(token);
+    if (userId === undefined || !match) throw linkInvalid();
+    const issuedAt = parseInt(match[1], 36);
+    const age = Math.floor(clock.now() / 1000) - issuedAt;
+    if (age < 0 || age > deps.resetTtl) throw linkInvalid();
+    const user = users.findById(userId);
+    if (!user || !user.isActive || !safeEqual(sign(user, issuedAt), match[2])) throw linkInvalid();
+    return user;
+  }
+
+  return {
+    requestLink(body: unknown): { message: string } {
+      const { email } = parseInput(requestSchema, body);
+      db.immediate(() => {
+        const bucket = `mail:reset:${email}`;
+        throttle.check(bucket, LIMITS.mailPerEmail);
+        throttle.record(bucket);
+        const user = users.findByEmail(email);
+        if (user?.isActive) mailer.enqueue(user.email, passwordResetMail(makeLink(user), deps.resetTtl));
+      });
+      return { message: 'Password reset link sent to your email' };
+    },
+
+    /** Throws unless the link would be accepted; viewing it consumes nothing. */
+    checkLink(uidb64: string, token: string): void {
+      userForLink(uidb64, token);
+    },
+
+    async confirm(uidb64: string, token: string, body: unknown): Promise<{ message: string }> {
+      const user = userForLink(uidb64, token);
+      // Django's form field is `new_password`; some clients send `password`.
+      const input = body as Record<string, unknown> | null;
+      const normalized =
+        input && typeof input === 'object' && !Array.isArray(input) && input.new_password === undefined && input.password !== undefined
+          ? { ...input, new_password: input.password }
+          : body;
+      const { new_password } = parseInput(confirmSchema, normalized, {
+        passwordKey: 'new_password',
+        emailForPassword: user.email,
+      });
+      const passwordHash = await hasher.hash(new_password);
+      db.immediate(() => {
+        // Compare-and-set on the hash the link was checked against: a link is used at most once.
+        if (!users.replacePassword(user.id, user.passwordHash, passwordHash, clock.now())) throw linkInvalid();
+        credentials.revokeAllInTransaction(user.id);
+        mailer.enqueue(user.email, passwordChangedMail());
+      });
+      return { message: 'Password reset successful' };
+    },
+
+    makeLink,
+  };
+}
+
+export type PasswordResetService = ReturnType<typeof createPasswordResetService>;

@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { validationError, type FieldErrors } from '../errors.ts';
+import { passwordProblems } from './password-policy.ts';
+
+/** Django REST framework's wording, so existing clients keep matching on it. */
+export const MESSAGES = {
+  required: 'This field is required.',
+  blank: 'This field may not be blank.',
+  null: 'This field may not be null.',
+  notString: 'Not a valid string.',
+  email: 'Enter a valid email address.',
+  url: 'Enter a valid URL.',
+  date: 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.',
+  pastDate: 'Date of birth must be in the past.',
+  maxLength: (max: number) => `Ensure this field has no more than ${max} characters.`,
+  notObject: (got: string) => `Invalid data. Expected a dictionary, but got ${got}.`,
+};
+
+const typeError = (issue: { input?: unknown }) =>
+  issue.input === undefined ? MESSAGES.required : issue.input === null ? MESSAGES.null : MESSAGES.notString;
+
+const string = () => z.string({ error: typeError });
+const maxLength = (max: number) => ({ error: MESSAGES.maxLength(max) });
+
+/** Trimmed text, as DRF's CharField does; blank refused unless allowed. */
+export function text(max: number, options: { allowBlank?: boolean } = {}) {
+  const base = string().trim();
+  return options.allowBlank
+    ? base.max(max, maxLength(max))
+    : base.min(1, { error: MESSAGES.blank, abort: true }).max(max, maxLength(max));
+}
+
+export const emailField = string()
+  .trim()
+  .min(1, { error: MESSAGES.blank, abort: true })
+  .max(254, { ...maxLength(254), abort: true })
+  .regex(z.regexes.email, { error: MESSAGES.email })
+  .transform((email) => email.toLowerCase());
+
+/** Passwords are never trimmed: every character the user typed counts. */
+export const passwordField = string().min(1, { error: MESSAGES.blank, abort: true });
+
+function isRealDate(value: string): boolean {
+  const [year, month, day] = value.split('-').map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+/** `YYYY-MM-DD`, a date that exists and lies in the past. */
+export function pastDateField(today: () => string) {
+  return string()
+    .trim()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { error: MESSAGES.date, abort: true })
+    .refine(isRealDate, { error: MESSAGES.date, abort: true })
+    .refine((value) => value < today(), { error: MESSAGES.pastDate });
+}
+
+export const httpUrlField = (max: number) =>
+  string()
+    .trim()
+    .max(max, { ...maxLength(max), abort: true })
+    .refine((value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0;
+      } catch {
+        return false;
+      }
+    }, { error: MESSAGES.url });
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'list';
+  if (value === null) return 'null';
+  return typeof value === 'string' ? 'str' : typeof value;
+}
+
+/**
+ * Parses a request body against `schema`, throwing one validation error with every field's messages
+ * in DRF's shape. `passwordKey` names a field to hold to the password policy as well.
+ */
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  options: { passwordKey?: string; emailForPassword?: string } = {},
+): z.output<S> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw validationError({ non_field_errors: [MESSAGES.notObject(describe(body))] });
+  }
+  const errors: FieldErrors = {};
+  const add = (field: string, message: string) => {
+    const list = (errors[field] ??= []);
+    if (!list.includes(message)) list.push(message);
+  };
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    for (const issue of result.error.issues) add(String(issue.path[0] ?? 'non_field_errors'), issue.message);
+  }
+  const { passwordKey } = options;
+  const input = body as Record<string, unknown>;
+  if (passwordKey && typeof input[passwordKey] === 'string' && input[passwordKey] !== '' && !errors[passwordKey]) {
+    const email = options.emailForPassword ?? (typeof input.email === 'string' ? input.email.trim() : undefined);
+    for (const problem of passwordProblems(input[passwordKey] as string, email)) add(passwordKey, problem);
+  }
+  if (Object.keys(errors).length > 0) throw validationError(errors);
+  return (result as { data: z.output<S> }).data;
+}

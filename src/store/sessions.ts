@@ -1,0 +1,51 @@
+import type { Database } from '../db/database.ts';
+import { USER_COLUMNS, toUser, type User, type UserRow } from './users.ts';
+
+export type SessionKind = 'jwt' | 'token';
+
+/** Sessions (JWT families and opaque tokens) and single revoked JWTs. */
+export function createSessionStore(db: Database) {
+  const insert = db.prepare(
+    'INSERT INTO sessions (id, user_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const extend = db.prepare('UPDATE sessions SET expires_at = max(expires_at, ?) WHERE id = ?');
+  const remove = db.prepare('DELETE FROM sessions WHERE id = ?');
+  const removeForUser = db.prepare('DELETE FROM sessions WHERE user_id = ?');
+  // One statement per authenticated request: the user, alive and active, with the session unrevoked.
+  const userForJwt = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM sessions
+      JOIN users ON users.id = sessions.user_id
+    WHERE sessions.id = @sid AND sessions.user_id = @userId AND sessions.kind = 'jwt' AND sessions.expires_at > @now
+      AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = @jti)`);
+  const userForToken = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM sessions
+      JOIN users ON users.id = sessions.user_id
+    WHERE sessions.id = ? AND sessions.kind = 'token' AND sessions.expires_at > ?`);
+  const revokeJwt = db.prepare('INSERT OR IGNORE INTO revoked_jwts (jti, expires_at) VALUES (?, ?)');
+  const jwtRevoked = db.prepare<{ one: number }>('SELECT 1 AS one FROM revoked_jwts WHERE jti = ?');
+  const liveCount = db.prepare<{ n: number }>(
+    'SELECT count(*) AS n FROM sessions WHERE user_id = ? AND expires_at > ?',
+  );
+  const purgeSessions = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
+  const purgeRevoked = db.prepare('DELETE FROM revoked_jwts WHERE expires_at <= ?');
+
+  return {
+    create: (id: string, userId: number, kind: SessionKind, now: number, expiresAt: number) =>
+      void insert.run(id, userId, kind, now, expiresAt),
+    extend: (id: string, expiresAt: number) => void extend.run(expiresAt, id),
+    delete: (id: string) => remove.run(id).changes === 1,
+    deleteForUser: (userId: number) => removeForUser.run(userId).changes,
+    userForJwt: (sid: string, userId: number, jti: string, now: number): User | undefined => {
+      const row = userForJwt.get({ sid, userId, jti, now });
+      return row && toUser(row);
+    },
+    userForToken: (tokenHash: string, now: number): User | undefined => {
+      const row = userForToken.get(tokenHash, now);
+      return row && toUser(row);
+    },
+    revokeJwt: (jti: string, expiresAt: number) => void revokeJwt.run(jti, expiresAt),
+    isJwtRevoked: (jti: string) => jwtRevoked.get(jti) !== undefined,
+    liveCount: (userId: number, now: number) => liveCount.get(userId, now)!.n,
+    purgeExpired: (now: number) => purgeSessions.run(now).changes + purgeRevoked.run(now).changes,
+  };
+}
+
+export type SessionStore = ReturnType<typeof createSessionStore>;

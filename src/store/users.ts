@@ -1,0 +1,204 @@
+import type { Database } from '../db/database.ts';
+
+export interface User {
+  id: number;
+  email: string;
+  passwordHash: string;
+  superheroName: string;
+  name: string;
+  gender: string;
+  preferences: string;
+  dob: string | null;
+  bio: string;
+  profilePicture: string | null;
+  isActive: boolean;
+  isStaff: boolean;
+  isSuperuser: boolean;
+  lastLoginAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface UserRow {
+  id: number;
+  email: string;
+  password_hash: string;
+  superhero_name: string;
+  name: string;
+  gender: string;
+  preferences: string;
+  dob: string | null;
+  bio: string;
+  profile_picture: string | null;
+  is_active: number;
+  is_staff: number;
+  is_superuser: number;
+  last_login_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export const USER_COLUMNS = `users.id, users.email, users.password_hash, users.superhero_name, users.name,
+  users.gender, users.preferences, users.dob, users.bio, users.profile_picture, users.is_active,
+  users.is_staff, users.is_superuser, users.last_login_at, users.created_at, users.updated_at`;
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    passwordHash: row.password_hash,
+    superheroName: row.superhero_name,
+    name: row.name,
+    gender: row.gender,
+    preferences: row.preferences,
+    dob: row.dob,
+    bio: row.bio,
+    profilePicture: row.profile_picture,
+    isActive: row.is_active === 1,
+    isStaff: row.is_staff === 1,
+    isSuperuser: row.is_superuser === 1,
+    lastLoginAt: row.last_login_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface NewUser {
+  email: string;
+  passwordHash: string;
+  superheroName: string;
+  name?: string;
+  gender?: string;
+  preferences?: string;
+  dob?: string | null;
+  bio?: string;
+  profilePicture?: string | null;
+  isStaff?: boolean;
+  isSuperuser?: boolean;
+}
+
+/** Fields a profile update may change; `undefined` leaves a field as it is. */
+export interface ProfileChanges {
+  name?: string;
+  gender?: string;
+  preferences?: string;
+  dob?: string | null;
+  bio?: string;
+  profilePicture?: string | null;
+}
+
+export interface AdminChanges {
+  isActive?: boolean;
+  isStaff?: boolean;
+  isSuperuser?: boolean;
+  name?: string;
+}
+
+const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0);
+const maybe = <T>(value: T | undefined) => (value === undefined ? null : value);
+
+export function createUserStore(db: Database) {
+  const byId = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`);
+  const byEmail = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`);
+  const emailTaken = db.prepare<{ one: number }>('SELECT 1 AS one FROM users WHERE email = ?');
+  const heroTaken = db.prepare<{ one: number }>('SELECT 1 AS one FROM users WHERE superhero_name = ?');
+  const insert = db.prepare<UserRow>(`INSERT INTO users
+      (email, password_hash, superhero_name, name, gender, preferences, dob, bio, profile_picture,
+       is_staff, is_superuser, created_at, updated_at)
+    VALUES (@email, @passwordHash, @superheroName, @name, @gender, @preferences, @dob, @bio, @profilePicture,
+       @isStaff, @isSuperuser, @now, @now)
+    RETURNING ${USER_COLUMNS}`);
+  // A column is changed only where its parameter is not NULL; `clear*` flags set nullable ones to NULL.
+  const updateProfile = db.prepare<UserRow>(`UPDATE users SET
+      name = coalesce(@name, name),
+      gender = coalesce(@gender, gender),
+      preferences = coalesce(@preferences, preferences),
+      dob = CASE WHEN @clearDob THEN NULL ELSE coalesce(@dob, dob) END,
+      bio = coalesce(@bio, bio),
+      profile_picture = CASE WHEN @clearPicture THEN NULL ELSE coalesce(@profilePicture, profile_picture) END,
+      updated_at = @now
+    WHERE id = @id
+    RETURNING ${USER_COLUMNS}`);
+  const updateAdmin = db.prepare<UserRow>(`UPDATE users SET
+      is_active = coalesce(@isActive, is_active),
+      is_staff = coalesce(@isStaff, is_staff),
+      is_superuser = coalesce(@isSuperuser, is_superuser),
+      name = coalesce(@name, name),
+      updated_at = @now
+    WHERE id = @id
+    RETURNING ${USER_COLUMNS}`);
+  const setPassword = db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?');
+  const setPasswordIfUnchanged = db.prepare(
+    'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?',
+  );
+  const touchLogin = db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?');
+  const remove = db.prepare('DELETE FROM users WHERE id = ?');
+  const list = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT ? OFFSET ?`);
+  const count = db.prepare<{ n: number }>('SELECT count(*) AS n FROM users');
+
+  return {
+    findById: (id: number) => {
+      const row = byId.get(id);
+      return row && toUser(row);
+    },
+    findByEmail: (email: string) => {
+      const row = byEmail.get(email);
+      return row && toUser(row);
+    },
+    emailExists: (email: string) => emailTaken.get(email) !== undefined,
+    superheroNameExists: (name: string) => heroTaken.get(name) !== undefined,
+    insert: (user: NewUser, now: number): User =>
+      toUser(
+        insert.get({
+          email: user.email,
+          passwordHash: user.passwordHash,
+          superheroName: user.superheroName,
+          name: user.name ?? '',
+          gender: user.gender ?? '',
+          preferences: user.preferences ?? '',
+          dob: user.dob ?? null,
+          bio: user.bio ?? '',
+          profilePicture: user.profilePicture ?? null,
+          isStaff: user.isStaff ? 1 : 0,
+          isSuperuser: user.isSuperuser ? 1 : 0,
+          now,
+        })!,
+      ),
+    updateProfile: (id: number, changes: ProfileChanges, now: number): User | undefined => {
+      const row = updateProfile.get({
+        id,
+        now,
+        name: maybe(changes.name),
+        gender: maybe(changes.gender),
+        preferences: maybe(changes.preferences),
+        dob: maybe(changes.dob),
+        clearDob: changes.dob === null ? 1 : 0,
+        bio: maybe(changes.bio),
+        profilePicture: maybe(changes.profilePicture),
+        clearPicture: changes.profilePicture === null ? 1 : 0,
+      });
+      return row && toUser(row);
+    },
+    updateAdmin: (id: number, changes: AdminChanges, now: number): User | undefined => {
+      const row = updateAdmin.get({
+        id,
+        now,
+        isActive: flag(changes.isActive),
+        isStaff: flag(changes.isStaff),
+        isSuperuser: flag(changes.isSuperuser),
+        name: maybe(changes.name),
+      });
+      return row && toUser(row);
+    },
+    setPassword: (id: number, passwordHash: string, now: number) => setPassword.run(passwordHash, now, id).changes === 1,
+    /** Compare-and-set: fails when the password changed since `previousHash` was read. */
+    replacePassword: (id: number, previousHash: string, passwordHash: string, now: number) =>
+      setPasswordIfUnchanged.run(passwordHash, now, id, previousHash).changes === 1,
+    recordLogin: (id: number, now: number) => void touchLogin.run(now, id),
+    delete: (id: number) => remove.run(id).changes === 1,
+    list: (limit: number, offset: number) => list.all(limit, offset).map(toUser),
+    count: () => count.get()!.n,
+  };
+}
+
+export type UserStore = ReturnType<typeof createUserStore>;
