@@ -23,6 +23,8 @@ export interface Config {
   readonly logLevel: string;
   /** How long a stopping server lets in-flight requests finish. */
   readonly drainTimeout: number;
+  /** Password hashes allowed to wait for a bcrypt slot; past it logins get 503. Undefined: the hasher's default. */
+  readonly hashQueue: number | undefined;
 }
 
 export type ResolvedConfig = Config & { readonly secret: string };
@@ -79,7 +81,8 @@ function parseUrl(name: string, raw: string, protocols: string[]): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`${name}: "${raw}" is not a URL`);
+    // SMTP URLs carry the relay's password: never echo what sits before the host.
+    throw new ConfigError(`${name}: "${raw.replace(/\/\/[^/]*@/, '//***@')}" is not a URL`);
   }
   if (!protocols.includes(url.protocol)) {
     throw new ConfigError(`${name}: must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
@@ -129,6 +132,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
     rotateRefreshTokens: parseBoolean('SIDEKICK_ROTATE_REFRESH_TOKENS', read('SIDEKICK_ROTATE_REFRESH_TOKENS') ?? 'false'),
     logLevel,
     drainTimeout: duration('SIDEKICK_DRAIN_TIMEOUT', '10s'),
+    hashQueue: read('SIDEKICK_HASH_QUEUE') === undefined ? undefined : parseInteger('SIDEKICK_HASH_QUEUE', read('SIDEKICK_HASH_QUEUE')!, 0, 100_000),
   });
 }
 

@@ -16,6 +16,7 @@ import { createPasswordHasher } from './services/password-hasher.ts';
 import { createPasswordResetService } from './services/password-reset.ts';
 import { createRegistrationService } from './services/registration.ts';
 import { createThrottleService } from './services/throttle.ts';
+import { createUserImportService } from './services/user-import.ts';
 import { createOutboxStore } from './store/outbox.ts';
 import { createRegistrationStore } from './store/registrations.ts';
 import { createSessionStore } from './store/sessions.ts';
@@ -55,7 +56,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
   const hasher = createPasswordHasher({
     cost: config.bcryptCost,
     concurrency: options.hashConcurrency,
-    maxQueue: options.hashQueue,
+    maxQueue: options.hashQueue ?? config.hashQueue,
   });
   const jwt = createJwtCodec({
     secret: config.secret,
@@ -76,6 +77,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     tokenTtl: config.tokenTtl,
     rotateRefreshTokens: config.rotateRefreshTokens,
   });
+  const accounts = createAccountService({ db, users, hasher, credentials, mailer, clock });
   const services = {
     credentials,
     auth: createAuthService(credentials),
@@ -103,7 +105,8 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
       resetTtl: config.resetTtl,
       publicUrl: config.publicUrl,
     }),
-    accounts: createAccountService({ db, users, hasher, credentials, mailer, clock }),
+    accounts,
+    userImport: createUserImportService({ db, users, hasher, accounts, clock }),
     maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, clock }),
     outbox,
     health: () => db.prepare('SELECT 1').get() !== undefined,
@@ -123,12 +126,14 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     logger,
     db,
     services,
+    hasher,
     deliverer,
     close(): Promise<void> {
       closed ??= (async () => {
         await deliverer.stop();
         transport.close();
         db.close();
+        await hasher.close();
       })();
       return closed;
     },

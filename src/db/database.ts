@@ -1,20 +1,16 @@
-import BetterSqlite3 from 'better-sqlite3';
+import { closeSync, openSync } from 'node:fs';
+import { sqliteDriver, type SqlValue, type Statement } from './sqlite-driver.ts';
 
-export type SqlValue = string | number | bigint | null | Uint8Array;
-export type SqlParams = SqlValue[] | [Record<string, SqlValue>];
-
-export interface Statement<Row> {
-  get(...params: SqlParams): Row | undefined;
-  all(...params: SqlParams): Row[];
-  run(...params: SqlParams): { changes: number; lastInsertRowid: number | bigint };
-}
+export type { SqlParams, SqlValue, Statement } from './sqlite-driver.ts';
 
 /**
- * The only face of SQLite the rest of the code sees. Keeping the driver behind it lets another driver
- * (Deno's node:sqlite) be dropped in here without touching a store.
+ * The only face of SQLite the rest of the code sees. The driver behind it (better-sqlite3 on Node,
+ * node:sqlite where that cannot load, e.g. Deno) is picked in sqlite-driver.ts; nothing above knows which.
  */
 export interface Database {
   readonly path: string;
+  /** Which SQLite driver serves this process (for diagnostics only; behaviour is the same). */
+  readonly driver: string;
   prepare<Row = Record<string, SqlValue>>(sql: string): Statement<Row>;
   exec(sql: string): void;
   /** Runs `work` inside BEGIN IMMEDIATE … COMMIT. `work` must be synchronous: never await inside. */
@@ -27,22 +23,41 @@ export interface Database {
 
 const BUSY_TIMEOUT_MS = 5000;
 
-export function openDatabase(path: string): Database {
-  const db = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
-  db.pragma('journal_mode = WAL');
-  // FULL: a revocation or a consumed code that was acknowledged must survive power loss.
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+/**
+ * Password hashes live in the database: a new file is readable by its owner alone (SQLite gives the -wal
+ * and -shm files the database file's mode). An existing file keeps the mode its operator chose.
+ */
+function createOwnerOnly(path: string): void {
+  if (path === ':memory:' || path.startsWith('file:')) return;
+  try {
+    closeSync(openSync(path, 'a', 0o600));
+  } catch {
+    // SQLite reports why it cannot open the file, in its own words.
+  }
+}
+const WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
-  const begin = db.prepare('BEGIN IMMEDIATE');
-  const commit = db.prepare('COMMIT');
-  const rollback = db.prepare('ROLLBACK');
+export function openDatabase(path: string): Database {
+  createOwnerOnly(path);
+  const connection = sqliteDriver.open(path, BUSY_TIMEOUT_MS);
+  connection.exec('PRAGMA journal_mode = WAL');
+  // FULL: a revocation or a consumed code that was acknowledged must survive power loss.
+  connection.exec('PRAGMA synchronous = FULL');
+  connection.exec('PRAGMA foreign_keys = ON');
+  connection.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // SQLite checkpoints the WAL every 1000 pages (~4 MB) but never shrinks the file: a burst of writes
+  // would leave it at its high-water mark forever. This truncates it back whenever it is reset.
+  connection.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+
+  const begin = connection.prepare('BEGIN IMMEDIATE');
+  const commit = connection.prepare('COMMIT');
+  const rollback = connection.prepare('ROLLBACK');
 
   return {
     path,
-    prepare: <Row>(sql: string) => db.prepare(sql) as unknown as Statement<Row>,
-    exec: (sql) => void db.exec(sql),
+    driver: sqliteDriver.name,
+    prepare: <Row>(sql: string) => connection.prepare<Row>(sql),
+    exec: (sql) => connection.exec(sql),
     immediate<T>(work: () => T): T {
       begin.run();
       try {
@@ -50,14 +65,18 @@ export function openDatabase(path: string): Database {
         commit.run();
         return result;
       } catch (error) {
-        if (db.inTransaction) rollback.run();
+        if (connection.inTransaction) {
+          try {
+            rollback.run();
+          } catch {
+            // SQLite already ended the transaction (it does on some errors); the original error matters.
+          }
+        }
         throw error;
       }
     },
-    backup: async (file) => void (await db.backup(file)),
-    checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
-    close: () => {
-      if (db.open) db.close();
-    },
+    backup: (file) => connection.backup(file),
+    checkpoint: () => connection.exec('PRAGMA wal_checkpoint(TRUNCATE)'),
+    close: () => connection.close(),
   };
 }

@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Sidekick } from '../sidekick.ts';
 import { createHttpApp } from './app.ts';
@@ -11,10 +11,35 @@ export interface RunningServer {
 }
 
 const MAINTENANCE_INTERVAL_MS = 60_000;
+/** How long a stopping server lets an idle connection deliver a request already sent (bounded by the drain timeout). */
+const IDLE_CONNECTION_GRACE_MS = 1000;
 
-/** Listens on the configured host and port and runs the background work a serving process owns. */
-export async function startServer(sidekick: Sidekick, options: { port?: number; host?: string } = {}): Promise<RunningServer> {
-  const { config, logger, services, deliverer } = sidekick;
+export interface StartServerOptions {
+  port?: number;
+  host?: string;
+  /** Mail delivery and expiry purges; off in cluster workers, whose primary runs them once. */
+  background?: boolean;
+}
+
+/** The background work one serving process owns: mail delivery and purging expired rows. Returns stop. */
+export function startBackgroundWork(sidekick: Sidekick): () => void {
+  const { logger, services, deliverer } = sidekick;
+  deliverer.start();
+  const maintenance = setInterval(() => {
+    try {
+      const purged = services.maintenance.purgeExpired();
+      logger.debug({ purged }, 'purged expired rows');
+    } catch (error) {
+      logger.error({ err: error }, 'maintenance failed');
+    }
+  }, MAINTENANCE_INTERVAL_MS);
+  maintenance.unref();
+  return () => clearInterval(maintenance);
+}
+
+/** Listens on the configured host and port and (unless told not to) runs the background work. */
+export async function startServer(sidekick: Sidekick, options: StartServerOptions = {}): Promise<RunningServer> {
+  const { config, logger } = sidekick;
   const app = createHttpApp(sidekick);
   const host = options.host ?? config.host;
   const server = await new Promise<Server>((resolve, reject) => {
@@ -27,31 +52,57 @@ export async function startServer(sidekick: Sidekick, options: { port?: number; 
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
 
-  deliverer.start();
-  const maintenance = setInterval(() => {
-    try {
-      const purged = services.maintenance.purgeExpired();
-      logger.debug({ purged }, 'purged expired rows');
-    } catch (error) {
-      logger.error({ err: error }, 'maintenance failed');
-    }
-  }, MAINTENANCE_INTERVAL_MS);
-  maintenance.unref();
+  const stopBackground = options.background === false ? () => {} : startBackgroundWork(sidekick);
 
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;
 
+  // Node's own idle sweep (server.close(), closeIdleConnections()) ends every connection without a
+  // request in progress at once, including ones accepted but not read yet and keep-alive ones whose
+  // next request is already on the wire: under load those clients got a reset instead of an answer.
+  // So connections are tracked here: idle ones get a short grace to deliver a request (answered with
+  // `Connection: close`), then are ended.
+  const connections = new Map<Socket, { active: number }>();
+  const responding = new Set<ServerResponse>();
+  let stopping = false;
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, { active: 0 });
+    socket.once('close', () => connections.delete(socket));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const state = connections.get(req.socket);
+    if (!state) return;
+    state.active++;
+    // While stopping, every answer says `Connection: close`, so no client reuses the connection.
+    if (stopping) res.shouldKeepAlive = false;
+    responding.add(res);
+    res.once('close', () => {
+      responding.delete(res);
+      state.active--;
+    });
+  });
+
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing ??= (async () => {
-      clearInterval(maintenance);
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      stopping = true;
+      for (const res of responding) if (!res.headersSent) res.shouldKeepAlive = false;
+      const closeStarted = Date.now();
+      stopBackground();
+      // net's close, not http's: stop accepting without ending connections whose request is unread.
+      const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      const sweepIdle = () => {
+        if (Date.now() - closeStarted < IDLE_CONNECTION_GRACE_MS) return;
+        for (const [socket, state] of connections) if (state.active === 0) socket.destroy();
+      };
+      sweepIdle();
+      const sweep = setInterval(sweepIdle, 50);
+      void drained.finally(() => clearInterval(sweep));
       const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.drainTimeout * 1000, 'timeout').unref());
       if ((await Promise.race([drained, deadline])) === 'timeout') {
         logger.warn({ drainTimeout: config.drainTimeout }, 'drain timeout reached; closing remaining connections');
-        server.closeAllConnections();
+        for (const socket of connections.keys()) socket.destroy();
         await drained;
       }
       await sidekick.close();

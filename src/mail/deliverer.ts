@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../services/clock.ts';
 import type { Mailer } from '../services/mailer.ts';
 import type { OutboxStore } from '../store/outbox.ts';
-import type { MailTransport } from './transports.ts';
+import { isPermanentMailError, type MailTransport } from './transports.ts';
 
 export interface DelivererOptions {
   outbox: OutboxStore;
@@ -16,6 +16,8 @@ export interface DelivererOptions {
   leaseMs?: number;
   /** How often the outbox is polled for mail queued by other processes (the CLI, other workers). */
   pollMs?: number;
+  /** How long stop() waits for a send in progress before leaving it to be retried when its lease ends. */
+  stopTimeoutMs?: number;
 }
 
 /** 2 s, 4 s, 8 s, … capped at 10 minutes. */
@@ -30,21 +32,39 @@ export function createDeliverer(options: DelivererOptions) {
   const maxAttempts = options.maxAttempts ?? 8;
   const leaseMs = options.leaseMs ?? 60_000;
   const pollMs = options.pollMs ?? 1000;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = true;
+  // After stop(), nothing new is claimed, by the background loop or by drain().
+  let closed = false;
+  // Set when stop() gave up waiting: the database may be closed by the time the send settles.
+  let abandoned = false;
+  // Sends in progress, whoever started them (the loop, or a command's drain()), for stop() to wait on.
+  const active = new Set<Promise<boolean>>();
   let unsubscribe = () => {};
 
-  async function deliverOne(): Promise<boolean> {
+  function deliverOne(): Promise<boolean> {
+    const attempt = attemptOne();
+    active.add(attempt);
+    const settle = () => void active.delete(attempt);
+    attempt.then(settle, settle);
+    return attempt;
+  }
+
+  async function attemptOne(): Promise<boolean> {
+    if (closed) return false;
     const entry = outbox.claimDue(clock.now(), clock.now() + leaseMs);
     if (!entry) return false;
     try {
-      await transport.send(mailer.open(entry));
+      const location = await transport.send(mailer.open(entry));
+      if (abandoned) return false;
       outbox.markSent(entry.id, clock.now());
-      logger.info({ mailId: entry.id, via: transport.description }, 'mail delivered');
+      logger.info({ mailId: entry.id, via: transport.description, ...(location ? { location } : {}) }, 'mail delivered');
     } catch (error) {
+      if (abandoned) return false;
       const reason = error instanceof Error ? error.message : String(error);
-      if (entry.attempts >= maxAttempts) {
+      if (entry.attempts >= maxAttempts || isPermanentMailError(error)) {
         outbox.markFailed(entry.id, reason);
         logger.error({ mailId: entry.id, attempts: entry.attempts, reason }, 'mail failed for good; requeue with mail:retry');
       } else {
@@ -68,13 +88,19 @@ export function createDeliverer(options: DelivererOptions) {
     timer.unref();
   }
 
+  /** The background loop: like drain(), but a stop ends it after the message in hand. */
+  async function deliverUntilStopped(): Promise<void> {
+    while (!stopped && (await deliverOne()));
+  }
+
   function kick() {
     if (stopped) return;
     if (running) return;
-    running = drain()
+    running = deliverUntilStopped()
       .catch((error) => logger.error({ err: error }, 'mail deliverer error'))
       .finally(() => {
         running = undefined;
+        if (stopped) return;
         const due = outbox.nextDueAt();
         schedule(due === undefined ? pollMs : Math.min(pollMs, Math.max(0, due - clock.now())));
       });
@@ -90,8 +116,22 @@ export function createDeliverer(options: DelivererOptions) {
     async stop() {
       stopped = true;
       unsubscribe();
+      closed = true;
       clearTimeout(timer);
-      await running;
+      const pending = [...active, ...(running ? [running] : [])];
+      if (pending.length === 0) return;
+      let giveUp: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        Promise.allSettled(pending).then(() => true),
+        new Promise<boolean>((resolve) => {
+          giveUp = setTimeout(resolve, stopTimeoutMs, false);
+        }),
+      ]);
+      clearTimeout(giveUp);
+      if (!finished) {
+        abandoned = true;
+        logger.warn({ stopTimeoutMs }, 'stopped while a mail was being sent; it will be retried when its lease ends');
+      }
     },
   };
 }

@@ -16,7 +16,8 @@ const minutes = (seconds: number) => Math.round(seconds / 60);
 
 export function registrationCodeMail(code: string, ttlSeconds: number): MailContent {
   return {
-    subject: `Your Sidekick registration code: ${code}`,
+    // Not in the subject: the outbox keeps subjects in clear for operators, and the code must not be.
+    subject: 'Your Sidekick registration code',
     text: `Your registration code is ${code}.\n\nIt is valid for ${minutes(ttlSeconds)} minutes and can be used once.\nIf you did not ask for it, ignore this message.\n`,
     html: page([
       `Your registration code is <strong style="font-size: 1.4em; letter-spacing: 0.1em">${code}</strong>.`,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
-import { notFound, validationError } from '../errors.ts';
+import { notFound, SidekickError, validationError } from '../errors.ts';
 import { passwordChangedMail } from '../mail/templates.ts';
 import type { AdminChanges, NewUser, ProfileChanges, User, UserStore } from '../store/users.ts';
 import type { Clock } from './clock.ts';
@@ -33,11 +33,20 @@ export interface CreateUserInput {
   isSuperuser?: boolean;
 }
 
+/** A new user's checked fields and the password still to be hashed. */
+export interface ValidNewUser {
+  user: Omit<NewUser, 'passwordHash' | 'superheroName'>;
+  password: string;
+}
+
 /** Users' own profiles and the operators' account management, over one user table. */
 export function createAccountService(deps: AccountServiceDeps) {
   const { db, users, hasher, credentials, clock } = deps;
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
-  const nullable = <T extends z.ZodType>(schema: T) => z.union([z.null(), schema]);
+  // Not a union: a union's failure reads "Invalid input", hiding the inner field's own message.
+  // A blank value means null too, as DRF reads it for nullable fields: a form cannot send null.
+  const nullable = <T extends z.ZodType>(schema: T) =>
+    z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? null : value), schema.nullable());
 
   // Unknown keys are dropped by the schemas: read-only fields in a body are ignored, never applied.
   const accountsProfileSchema = z.object({
@@ -58,9 +67,9 @@ export function createAccountService(deps: AccountServiceDeps) {
     gender: text(10, { allowBlank: true }).optional(),
     preferences: text(100, { allowBlank: true }).optional(),
     dob: pastDateField(today).optional(),
-    date_of_birth: pastDateField(today).optional(),
+    date_of_birth: nullable(pastDateField(today)).optional(),
     bio: text(500, { allowBlank: true }).optional(),
-    profile_picture: httpUrlField(200).optional(),
+    profile_picture: nullable(httpUrlField(200)).optional(),
   });
 
   function requireUser(email: string): User {
@@ -71,6 +80,28 @@ export function createAccountService(deps: AccountServiceDeps) {
 
   function applyProfile(user: User, changes: ProfileChanges): User {
     return db.immediate(() => users.updateProfile(user.id, changes, clock.now())) ?? user;
+  }
+
+  /**
+   * Checks a new user's fields (snake_case, as in a sign-up body) with sign-up's schema and password
+   * policy, without writing anything: the operators' create and import share it.
+   */
+  function validateNewUser(body: unknown, flags: { isStaff?: boolean; isSuperuser?: boolean } = {}): ValidNewUser {
+    const data = parseInput(newUserSchema, body, { passwordKey: 'password' });
+    return {
+      user: {
+        email: data.email,
+        name: data.name,
+        gender: data.gender,
+        preferences: data.preferences,
+        dob: data.dob ?? data.date_of_birth,
+        bio: data.bio,
+        profilePicture: data.profile_picture,
+        isStaff: flags.isStaff,
+        isSuperuser: flags.isSuperuser,
+      },
+      password: data.password,
+    };
   }
 
   /** Inserts a validated user; the password is hashed before the transaction opens. */
@@ -121,23 +152,15 @@ export function createAccountService(deps: AccountServiceDeps) {
       );
     },
 
+    validateNewUser,
+
     /** Operators' create: same validation and policy as sign-up, plus staff flags. */
     async createUser(input: CreateUserInput): Promise<User> {
-      const data = parseInput(newUserSchema, { ...input, profile_picture: input.profilePicture }, { passwordKey: 'password' });
-      return insertUser(
-        {
-          email: data.email,
-          name: data.name,
-          gender: data.gender,
-          preferences: data.preferences,
-          dob: data.dob,
-          bio: data.bio,
-          profilePicture: data.profile_picture,
-          isStaff: input.isStaff,
-          isSuperuser: input.isSuperuser,
-        },
-        data.password,
+      const { user, password } = validateNewUser(
+        { ...input, profile_picture: input.profilePicture },
+        { isStaff: input.isStaff, isSuperuser: input.isSuperuser },
       );
+      return insertUser(user, password);
     },
 
     deleteAccount(user: User): void {
@@ -177,6 +200,24 @@ export function createAccountService(deps: AccountServiceDeps) {
       const user = requireUser(email);
       db.immediate(() => users.delete(user.id));
       return user;
+    },
+
+    /** Operators' revocation of every credential a user holds; returns how many sessions ended. */
+    revokeAllTokens(email: string): { user: User; revoked: number } {
+      const user = requireUser(email);
+      const revoked = db.immediate(() => credentials.revokeAllInTransaction(user.id));
+      return { user, revoked };
+    },
+
+    /** Credentials minted for an operator (scripts, demos); an inactive user could not use them. */
+    async issueCredentials(
+      email: string,
+      kind: 'jwt' | 'token',
+    ): Promise<{ user: User } & ({ kind: 'jwt'; access: string; refresh: string } | { kind: 'token'; token: string })> {
+      const user = requireUser(email);
+      if (!user.isActive) throw new SidekickError('permission_denied', `user ${user.email} is inactive`);
+      if (kind === 'token') return { user, kind, token: credentials.issueOpaqueToken(user) };
+      return { user, kind, ...(await credentials.issueJwtPair(user)) };
     },
 
     list(limit = 1000, offset = 0): { users: User[]; total: number } {

@@ -52,9 +52,15 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     const clientBucket = `login:client:${client}`;
     throttle.check(accountBucket, LIMITS.failedLoginsPerAccount);
     throttle.check(clientBucket, LIMITS.failedLoginsPerClient);
+    const release = throttle.hold(accountBucket, clientBucket);
 
     const user = users.findByEmail(email);
-    const matches = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
+    let matches: boolean;
+    try {
+      matches = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
+    } finally {
+      release();
+    }
     if (!user || !matches || !user.isActive) {
       db.immediate(() => {
         throttle.record(accountBucket);
@@ -91,18 +97,33 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     return token;
   }
 
-  /** A verified JWT whose user is alive and active and whose session and jti are unrevoked. */
-  async function liveJwt(token: string, type: 'access' | 'refresh' | 'any'): Promise<Authenticated> {
-    let claims: JwtClaims;
+  /** Signature, issuer, expiry and type; 401 `token_not_valid` otherwise. */
+  function verifiedClaims(token: string, type: 'access' | 'refresh' | 'any'): JwtClaims {
     try {
-      claims = await jwt.verify(token, type);
+      return jwt.verify(token, type);
     } catch (error) {
       if (error instanceof InvalidJwtError) throw tokenInvalid();
       throw error;
     }
+  }
+
+  /** Verified claims whose user is alive and active and whose session and jti are unrevoked. */
+  function liveClaims(claims: JwtClaims): Authenticated {
     const user = sessions.userForJwt(claims.sid, claims.user_id, claims.jti, clock.now());
     if (!user || !user.isActive) throw tokenInvalid();
     return { user, credential: { kind: 'jwt', claims } };
+  }
+
+  /** A verified JWT whose user is alive and active and whose session and jti are unrevoked. */
+  function liveJwt(token: string, type: 'access' | 'refresh' | 'any'): Authenticated {
+    return liveClaims(verifiedClaims(token, type));
+  }
+
+  /** Revokes one JWT by its id; without its expiry, for as long as any token could live. */
+  function revokeJti(jti: string, expiresAt?: number): boolean {
+    const until = expiresAt ?? clock.now() + Math.max(deps.refreshTtl, deps.tokenTtl) * 1000;
+    db.immediate(() => sessions.revokeJwt(jti, until));
+    return true;
   }
 
   return {
@@ -122,7 +143,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       }
       if (kind === 'bearer') {
         try {
-          return await liveJwt(value, 'access');
+          return liveJwt(value, 'access');
         } catch (error) {
           if (error instanceof SidekickError) throw tokenInvalid('Given token not valid for any token type');
           throw error;
@@ -140,18 +161,12 @@ export function createCredentialService(deps: CredentialServiceDeps) {
      * one is revoked, and presenting it again ends its whole session (it was stolen or replayed).
      */
     async refresh(refreshToken: string): Promise<{ access: string; refresh?: string }> {
-      let claims: JwtClaims;
-      try {
-        claims = await jwt.verify(refreshToken, 'refresh');
-      } catch (error) {
-        if (error instanceof InvalidJwtError) throw tokenInvalid();
-        throw error;
-      }
+      const claims = verifiedClaims(refreshToken, 'refresh');
       if (deps.rotateRefreshTokens && sessions.isJwtRevoked(claims.jti)) {
         db.immediate(() => sessions.delete(claims.sid));
         throw tokenInvalid();
       }
-      const { user } = await liveJwt(refreshToken, 'refresh');
+      const { user } = liveClaims(claims);
       const access = await jwt.sign('access', user.id, claims.sid);
       if (!deps.rotateRefreshTokens) return { access: access.token };
 
@@ -202,14 +217,10 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         return false;
       }
       if (typeof claims.jti !== 'string') return false;
-      return this.revokeJti(claims.jti, typeof claims.exp === 'number' ? claims.exp * 1000 : undefined);
+      return revokeJti(claims.jti, typeof claims.exp === 'number' ? claims.exp * 1000 : undefined);
     },
 
-    revokeJti(jti: string, expiresAt?: number): boolean {
-      const until = expiresAt ?? clock.now() + Math.max(deps.refreshTtl, deps.tokenTtl) * 1000;
-      db.immediate(() => sessions.revokeJwt(jti, until));
-      return true;
-    },
+    revokeJti,
   };
 }
 

@@ -1,4 +1,4 @@
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { randomHex } from './crypto.ts';
 import type { Clock } from './clock.ts';
 
@@ -17,6 +17,21 @@ export interface JwtClaims {
 
 export class InvalidJwtError extends Error {}
 
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** A base64url JSON object segment; anything else (padding, stray characters, arrays) is refused. */
+function decodeSegment(segment: string): Record<string, unknown> {
+  if (!BASE64URL.test(segment)) throw new InvalidJwtError('bad base64url');
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidJwtError('bad JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidJwtError('not an object');
+  return value as Record<string, unknown>;
+}
+
 export interface JwtCodecOptions {
   secret: string;
   issuer: string;
@@ -25,17 +40,24 @@ export interface JwtCodecOptions {
   clock: Clock;
 }
 
-/** HS256 only, signed with the secret's own UTF-8 bytes, as SimpleJWT's SIGNING_KEY is. */
+/** `{"alg":"HS256","typ":"JWT"}`, the header jose writes for these tokens, encoded once. */
+const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+
+/**
+ * HS256 only, signed with the secret's own UTF-8 bytes, as SimpleJWT's SIGNING_KEY is.
+ *
+ * Both directions use node:crypto's HMAC synchronously rather than jose: jose goes through WebCrypto,
+ * whose jobs run on the libuv thread pool (shared with bcrypt in older designs, file writes and anything
+ * else async): a thread hop and a queue per token. The tokens are the same compact JWS jose makes; the
+ * tests check that jose verifies them and that this verifier refuses what jose refuses.
+ */
 export function createJwtCodec(options: JwtCodecOptions) {
   const secretBytes = new TextEncoder().encode(options.secret);
-  // Imported once: jose would otherwise import the raw key again on every call.
-  const keyPromise = crypto.subtle.importKey('raw', secretBytes, { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-    'verify',
-  ]);
+  const hmacKey = createSecretKey(secretBytes);
   const ttl = { access: options.accessTtl, refresh: options.refreshTtl };
+  const mac = (signingInput: string) => createHmac('sha256', hmacKey).update(signingInput).digest('base64url');
 
-  async function sign(type: JwtType, userId: number, sid: string): Promise<{ token: string; claims: JwtClaims }> {
+  function signNow(type: JwtType, userId: number, sid: string): { token: string; claims: JwtClaims } {
     const iat = Math.floor(options.clock.now() / 1000);
     const claims: JwtClaims = {
       token_type: type,
@@ -46,27 +68,50 @@ export function createJwtCodec(options: JwtCodecOptions) {
       exp: iat + ttl[type],
       iss: options.issuer,
     };
-    const token = await new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .sign(await keyPromise);
-    return { token, claims };
+    const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return { token: `${signingInput}.${mac(signingInput)}`, claims };
   }
 
-  /** Signature, algorithm, issuer, expiry and type: everything a token proves without the database. */
-  async function verify(token: string, expected: JwtType | 'any'): Promise<JwtClaims> {
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(token, await keyPromise, {
-        algorithms: ['HS256'],
-        issuer: options.issuer,
-        currentDate: new Date(options.clock.now()),
-        requiredClaims: ['exp', 'iat', 'jti'],
-      }));
-    } catch (error) {
-      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw new InvalidJwtError(String(error));
-      throw error;
+  /** Kept async so callers need not care how the token is made. */
+  async function sign(type: JwtType, userId: number, sid: string): Promise<{ token: string; claims: JwtClaims }> {
+    return signNow(type, userId, sid);
+  }
+
+  /**
+   * Signature, algorithm, issuer, expiry and type: everything a token proves without the database.
+   *
+   * Synchronous, with node:crypto's HMAC, on purpose: jose verifies through WebCrypto, whose jobs run on
+   * the libuv thread pool, so every authenticated read would queue behind bcrypt during a login burst. The
+   * checks are jose's (`jwtVerify` with the options `sign` implies), only stricter where they differ:
+   * canonical base64url, `alg` exactly HS256, no `crit`, `typ` JWT if present.
+   */
+  function verify(token: string, expected: JwtType | 'any'): JwtClaims {
+    const firstDot = token.indexOf('.');
+    const secondDot = token.indexOf('.', firstDot + 1);
+    if (firstDot <= 0 || secondDot <= firstDot + 1 || token.indexOf('.', secondDot + 1) !== -1) {
+      throw new InvalidJwtError('not a compact JWS');
     }
-    const { token_type, user_id, jti, sid } = payload;
+    const signingInput = token.slice(0, secondDot);
+    const signature = token.slice(secondDot + 1);
+    const expectedSignature = mac(signingInput);
+    if (
+      signature.length !== expectedSignature.length ||
+      !timingSafeEqual(Buffer.from(signature, 'latin1'), Buffer.from(expectedSignature, 'latin1'))
+    ) {
+      throw new InvalidJwtError('signature verification failed');
+    }
+    // The signature is ours, so these parse a document we made; still checked as if hostile.
+    const header = decodeSegment(token.slice(0, firstDot));
+    if (header.alg !== 'HS256' || header.crit !== undefined || (header.typ !== undefined && header.typ !== 'JWT')) {
+      throw new InvalidJwtError('unexpected header');
+    }
+    const payload = decodeSegment(token.slice(firstDot + 1, secondDot));
+    const now = Math.floor(options.clock.now() / 1000);
+    const { exp, iat, nbf, iss, token_type, user_id, jti, sid } = payload;
+    if (typeof exp !== 'number' || typeof iat !== 'number') throw new InvalidJwtError('exp and iat must be numbers');
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) throw new InvalidJwtError('not yet valid');
+    if (exp <= now) throw new InvalidJwtError('expired');
+    if (iss !== options.issuer) throw new InvalidJwtError('unexpected issuer');
     if (token_type !== 'access' && token_type !== 'refresh') throw new InvalidJwtError('no token type');
     if (expected !== 'any' && token_type !== expected) throw new InvalidJwtError('wrong token type');
     if (!Number.isSafeInteger(user_id) || typeof jti !== 'string' || typeof sid !== 'string') {

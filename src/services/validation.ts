@@ -21,13 +21,15 @@ const typeError = (issue: { input?: unknown }) =>
 
 const string = () => z.string({ error: typeError });
 const maxLength = (max: number) => ({ error: MESSAGES.maxLength(max) });
+// Characters as DRF (Python's len) counts them: code points, not UTF-16 units, so an emoji is one.
+const atMost = (max: number) => (value: string) => [...value].length <= max;
 
 /** Trimmed text, as DRF's CharField does; blank refused unless allowed. */
 export function text(max: number, options: { allowBlank?: boolean } = {}) {
   const base = string().trim();
   return options.allowBlank
-    ? base.max(max, maxLength(max))
-    : base.min(1, { error: MESSAGES.blank, abort: true }).max(max, maxLength(max));
+    ? base.refine(atMost(max), maxLength(max))
+    : base.min(1, { error: MESSAGES.blank, abort: true }).refine(atMost(max), maxLength(max));
 }
 
 export const emailField = string()
@@ -42,7 +44,10 @@ export const passwordField = string().min(1, { error: MESSAGES.blank, abort: tru
 
 function isRealDate(value: string): boolean {
   const [year, month, day] = value.split('-').map(Number);
-  const date = new Date(Date.UTC(year, month - 1, day));
+  if (year < 1) return false;
+  // Not Date.UTC(year, …): it reads years 0–99 as 1900–1999, so 0001-01-01 would look unreal.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 

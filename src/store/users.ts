@@ -63,20 +63,6 @@ export function toUser(row: UserRow): User {
   };
 }
 
-export interface NewUser {
-  email: string;
-  passwordHash: string;
-  superheroName: string;
-  name?: string;
-  gender?: string;
-  preferences?: string;
-  dob?: string | null;
-  bio?: string;
-  profilePicture?: string | null;
-  isStaff?: boolean;
-  isSuperuser?: boolean;
-}
-
 /** Fields a profile update may change; `undefined` leaves a field as it is. */
 export interface ProfileChanges {
   name?: string;
@@ -85,6 +71,14 @@ export interface ProfileChanges {
   dob?: string | null;
   bio?: string;
   profilePicture?: string | null;
+}
+
+export interface NewUser extends ProfileChanges {
+  email: string;
+  passwordHash: string;
+  superheroName: string;
+  isStaff?: boolean;
+  isSuperuser?: boolean;
 }
 
 export interface AdminChanges {

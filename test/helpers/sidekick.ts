@@ -49,13 +49,9 @@ export interface TestSidekick {
   close(): Promise<void>;
 }
 
-/**
- * A fresh Sidekick on its own SQLite file in a temporary folder, with a manual clock, bcrypt at its
- * lowest cost (through the config, as users would set it) and mail kept in memory.
- */
-export function createTestSidekick(env: Env = {}): TestSidekick {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-test-'));
-  const config = resolveSecret(
+/** Test settings on `dataDir`: a fixed secret, bcrypt at its lowest cost (set as users would), every log line. */
+export function testConfig(dataDir: string, env: Env = {}): ResolvedConfig {
+  return resolveSecret(
     loadConfig({
       SIDEKICK_DATA_DIR: dataDir,
       SIDEKICK_SECRET: TEST_SECRET,
@@ -64,6 +60,15 @@ export function createTestSidekick(env: Env = {}): TestSidekick {
       ...env,
     }),
   );
+}
+
+/**
+ * A fresh Sidekick on its own SQLite file in a temporary folder, with a manual clock, bcrypt at its
+ * lowest cost (through the config, as users would set it) and mail kept in memory.
+ */
+export function createTestSidekick(env: Env = {}): TestSidekick {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-test-'));
+  const config = testConfig(dataDir, env);
   const clock = new ManualClock();
   const logs = new LogCapture();
   const transport = new MemoryTransport();

@@ -1,0 +1,20 @@
+import { SidekickCommand } from '../../src/cli/base-command.ts';
+import { migrateDatabaseFile } from '../../src/services/database-admin.ts';
+
+export default class DbMigrate extends SidekickCommand {
+  static override summary = 'Create the database or bring its schema up to date.';
+  static override description =
+    'Safe to run at any time, also while a server is serving: each migration is applied exactly once. Also creates the data folder and its secret.key when missing, as the first `serve` would.';
+  static override examples = ['<%= config.bin %> db:migrate', 'SIDEKICK_DATA_DIR=/var/lib/sidekick <%= config.bin %> db:migrate --json'];
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(DbMigrate);
+    const config = this.config_();
+    const { applied, version } = migrateDatabaseFile(config.dbPath);
+    this.output(flags.json, { database: config.dbPath, applied, version }, () =>
+      applied.length === 0
+        ? `${config.dbPath} is up to date (schema version ${version}).`
+        : `Applied migration(s) ${applied.join(', ')} to ${config.dbPath} (schema version ${version}).`,
+    );
+  }
+}

@@ -1,0 +1,64 @@
+import { existsSync, mkdirSync, realpathSync, renameSync, statSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { openDatabase, type Database } from '../db/database.ts';
+import { migrate, schemaVersion } from '../db/migrate.ts';
+import { SidekickError } from '../errors.ts';
+
+/** Applies pending migrations to the database file (creating it if needed); reports what it did. */
+export function migrateDatabaseFile(dbPath: string, now: () => number = Date.now): { applied: number[]; version: number } {
+  if (dbPath !== ':memory:') mkdirSync(path.dirname(dbPath), { recursive: true });
+  const db = openDatabase(dbPath);
+  try {
+    const applied = migrate(db, now);
+    return { applied, version: schemaVersion(db) };
+  } finally {
+    db.close();
+  }
+}
+
+export interface BackupResult {
+  file: string;
+  bytes: number;
+  integrity: 'ok';
+}
+
+const sameFile = (a: string, b: string) => {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * An online, consistent copy through SQLite's backup API, so it is safe while a server writes. The copy
+ * is written beside the target, checked with `PRAGMA integrity_check`, and only then renamed into place:
+ * the target name never holds a partial or broken copy.
+ */
+export async function backupDatabase(db: Database, file: string, options: { overwrite?: boolean } = {}): Promise<BackupResult> {
+  const target = path.resolve(file);
+  if (sameFile(target, db.path)) throw new SidekickError('invalid', 'the backup file cannot be the database itself');
+  if (existsSync(target) && !options.overwrite) {
+    throw new SidekickError('invalid', `${target} already exists (pass --force to overwrite it)`);
+  }
+  const dir = path.dirname(target);
+  if (!existsSync(dir)) throw new SidekickError('invalid', `cannot write ${target}: folder ${dir} does not exist`);
+
+  const partial = path.join(dir, `.${path.basename(target)}.partial-${process.pid}`);
+  try {
+    await db.backup(partial);
+    const copy = openDatabase(partial);
+    let verdict: string;
+    try {
+      const rows = copy.prepare<{ integrity_check: string }>('PRAGMA integrity_check').all();
+      verdict = rows.map((row) => row.integrity_check).join('; ');
+    } finally {
+      copy.close();
+    }
+    if (verdict !== 'ok') throw new SidekickError('error', `the copy failed its integrity check: ${verdict}`);
+    renameSync(partial, target);
+  } finally {
+    for (const leftover of [partial, `${partial}-wal`, `${partial}-shm`]) rmSync(leftover, { force: true });
+  }
+  return { file: target, bytes: statSync(target).size, integrity: 'ok' };
+}

@@ -1,0 +1,302 @@
+// `npm run bench [-- --quick]`: the built server, started as users start it (`node bin/run.js serve`), on a
+// throwaway data folder, driven by autocannon. Every scenario is also shown as a ratio to a bare Hono JSON
+// route measured in the same run, so the figures mean something on any machine.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hash, verify } from '@node-rs/bcrypt';
+import autocannon from 'autocannon';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const quick = process.argv.includes('--quick');
+const keep = process.argv.includes('--keep');
+const settings = quick
+  ? { users: 1000, sampled: 20, duration: 1, warmup: 0, ceilingSeconds: 1 }
+  : { users: 10_000, sampled: 100, duration: 8, warmup: 1, ceilingSeconds: 3 };
+const PASSWORD = 'Bench-pass-7x!Q';
+const cost = Number(process.env.SIDEKICK_BCRYPT_COST ?? 12);
+const dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-bench-'));
+const env = {
+  ...process.env,
+  SIDEKICK_DATA_DIR: dataDir,
+  SIDEKICK_BCRYPT_COST: String(cost),
+  SIDEKICK_PORT: '0',
+};
+const children = new Set();
+
+function log(line) {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Starts a process that prints a URL on stdout once it listens; its logs go to a file, as in production. */
+function startProcess(name, args) {
+  const logFd = openSync(path.join(dataDir, `${name}.log`), 'a');
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', logFd] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${name} did not start; see ${dataDir}/${name}.log`)), 20_000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /(http:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}; see ${dataDir}/${name}.log`));
+    });
+  });
+}
+
+function stopProcess({ child }) {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal));
+    child.kill('SIGTERM');
+  });
+}
+
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
+function load(url, { connections, request, duration = settings.duration }) {
+  return autocannon({ url, connections, duration, timeout: 30, requests: Array.isArray(request) ? request : [request] });
+}
+
+function summarise(name, connections, result) {
+  const errors = result.errors + result.timeouts + result.non2xx;
+  return {
+    name,
+    connections,
+    rps: Math.round(result.requests.average * 10) / 10,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors,
+    requests: result.requests.total,
+    statusCodes: result.statusCodeStats,
+  };
+}
+
+/** A fresh process runs cold (no JIT, empty caches): give it the read mix once before measuring. */
+async function warmUp(url, requests) {
+  if (!settings.warmup) return;
+  await load(url, { connections: 50, request: [...requests.profile, ...requests.me], duration: 3 * settings.warmup });
+}
+
+async function scenario(url, name, connections, request, { warmup = settings.warmup } = {}) {
+  if (warmup) await load(url, { connections, request, duration: warmup });
+  const row = summarise(name, connections, await load(url, { connections, request }));
+  log(`  ${name}: ${row.rps} req/s, p99 ${row.p99} ms, errors ${row.errors}`);
+  return row;
+}
+
+/** bcrypt verifies per second with every core busy: what login can reach at best at this cost. */
+async function bcryptCeiling(seconds) {
+  const passwordHash = await hash(PASSWORD, { cost });
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: availableParallelism() }, async () => {
+      while (performance.now() < deadline) {
+        await verify(PASSWORD, passwordHash);
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+async function main() {
+  if (!existsSync(path.join(root, 'dist/commands/serve.js'))) throw new Error('run `npm run build` first');
+  const started = performance.now();
+  const rows = [];
+  const results = { quick, cost, cores: availableParallelism(), node: process.version, settings };
+
+  log(`bcrypt ceiling at cost ${cost} …`);
+  results.bcryptCeiling = Math.round((await bcryptCeiling(settings.ceilingSeconds)) * 10) / 10;
+
+  log(`seeding ${settings.users} users into ${dataDir} …`);
+  const seeded = spawnSync(process.execPath, [path.join(root, 'test/bench/seed.mjs'), settings.users, settings.sampled, PASSWORD], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
+  const seed = JSON.parse(seeded.stdout);
+
+  let registration = 0;
+  let logins = 0;
+  const runId = Date.now().toString(36);
+  // Fixed requests are compiled once by autocannon; a setupRequest callback would rebuild every request in
+  // the load generator and measure autocannon instead of the server. Each connection loops over the list.
+  const each = (items, build) => items.map(build);
+  const json = { 'content-type': 'application/json' };
+
+  const requests = {
+    profile: each(seed.jwt, (pair) => ({
+      method: 'GET',
+      path: '/api/users/profile/',
+      headers: { authorization: `Bearer ${pair.access}` },
+    })),
+    me: each(seed.opaque, (token) => ({ method: 'GET', path: '/users/me/', headers: { authorization: `Token ${token}` } })),
+    refresh: each(seed.jwt, (pair) => ({
+      method: 'POST',
+      path: '/api/token/refresh/',
+      headers: json,
+      body: JSON.stringify({ refresh: pair.refresh }),
+    })),
+    // A new account per request: every connection starting on the same one would trip the in-flight
+    // count of the per-account throttle (10). A few logins a second cost the generator nothing.
+    login: [
+      {
+        method: 'POST',
+        path: '/api/users/login/',
+        setupRequest: (req) => ({
+          ...req,
+          headers: json,
+          body: JSON.stringify({ email: seed.emails[logins++ % seed.emails.length], password: PASSWORD }),
+        }),
+      },
+    ],
+    register: [
+      {
+        method: 'POST',
+        path: '/api/users/register/',
+        // Codes are throttled to one a minute per email, so every request needs a new address.
+        setupRequest: (req) => ({
+          ...req,
+          headers: json,
+          body: JSON.stringify({
+            email: `new-${runId}-${registration++}@example.com`,
+            password: PASSWORD,
+            gender: 'x',
+            preferences: 'speed',
+            dob: '1990-01-01',
+          }),
+        }),
+      },
+    ],
+  };
+
+  log('bare Hono route …');
+  const bare = await startProcess('bare-hono', [path.join(root, 'test/bench/bare-hono.mjs')]);
+  rows.push(await scenario(bare.url, 'bare hono JSON route', 50, { method: 'GET', path: '/json' }));
+  await stopProcess(bare);
+
+  log('sidekick serve (1 worker) …');
+  const server = await startProcess('serve-1', ['bin/run.js', 'serve']);
+  await warmUp(server.url, requests);
+  rows.push(await scenario(server.url, 'JWT profile read', 50, requests.profile));
+  rows.push(await scenario(server.url, 'opaque-token read', 50, requests.me));
+  rows.push(await scenario(server.url, 'token refresh', 50, requests.refresh));
+  // No warmup: logins cut off at its end would still be hashing when the measurement starts.
+  rows.push(await scenario(server.url, 'login', 16, requests.login, { warmup: 0 }));
+
+  // Logins still queued when the login scenario stopped must not count against the mixed one.
+  await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3000));
+  log('  mixed: 10 logging in, 40 reading …');
+  const [mixedLogin, mixedRead] = await Promise.all([
+    load(server.url, { connections: 10, request: requests.login }),
+    load(server.url, { connections: 40, request: requests.profile }),
+  ]);
+  rows.push(summarise('mixed: login', 10, mixedLogin));
+  rows.push(summarise('mixed: JWT profile read', 40, mixedRead));
+  results.rssMb = Math.round(rssMb(server.child.pid));
+  await stopProcess(server);
+
+  log('sidekick serve --workers 2 …');
+  const cluster = await startProcess('serve-2', ['bin/run.js', 'serve', '--workers', '2']);
+  await warmUp(cluster.url, requests);
+  rows.push(await scenario(cluster.url, 'JWT profile read, 2 workers', 50, requests.profile));
+  rows.push(await scenario(cluster.url, 'opaque-token read, 2 workers', 50, requests.me));
+  results.workersExit = await stopProcess(cluster);
+
+  // Last, on its own server: every registration queues a mail, and delivering thousands of them in the
+  // background would otherwise eat into whichever scenario came next.
+  log('sidekick serve (1 worker), registration …');
+  const mailing = await startProcess('serve-3', ['bin/run.js', 'serve']);
+  rows.push(await scenario(mailing.url, 'registration step 1', 50, requests.register));
+  await stopProcess(mailing);
+
+  if (existsSync(path.join(root, 'dist/commands/users/list.js'))) {
+    const t0 = performance.now();
+    const listed = spawnSync(process.execPath, ['bin/run.js', 'users:list', '--json'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    results.usersListMs = Math.round(performance.now() - t0);
+    results.usersListExit = listed.status;
+  }
+
+  const byName = Object.fromEntries(rows.map((row) => [row.name, row]));
+  const bareRps = byName['bare hono JSON route'].rps;
+  for (const row of rows) row.ratio = Math.round((row.rps / bareRps) * 1000) / 1000;
+  results.rows = rows;
+  results.seconds = Math.round((performance.now() - started) / 100) / 10;
+
+  const solo = byName['JWT profile read'];
+  const mixed = byName['mixed: JWT profile read'];
+  const fmt = (n, digits = 0) => n.toFixed(digits);
+  results.targets = [
+    ['JWT profile read / bare', `${fmt(solo.ratio * 100)}%`, '≥ 50%', solo.ratio >= 0.5],
+    ['opaque read / bare', `${fmt(byName['opaque-token read'].ratio * 100)}%`, '≥ 50%', byName['opaque-token read'].ratio >= 0.5],
+    ['token refresh / bare', `${fmt(byName['token refresh'].ratio * 100)}%`, '≥ 25%', byName['token refresh'].ratio >= 0.25],
+    [
+      `login / bcrypt ceiling (${results.bcryptCeiling}/s)`,
+      `${fmt((byName.login.rps / results.bcryptCeiling) * 100)}%`,
+      '≥ 90%',
+      byName.login.rps / results.bcryptCeiling >= 0.9,
+    ],
+    ['mixed reads / solo reads', `${fmt((mixed.rps / solo.rps) * 100)}%`, '≥ 50%', mixed.rps / solo.rps >= 0.5],
+    ['mixed reads p99', `${mixed.p99} ms`, '≤ 25 ms', mixed.p99 <= 25],
+    [
+      '2 workers / 1 worker (JWT read)',
+      `${fmt(byName['JWT profile read, 2 workers'].rps / solo.rps, 2)}×`,
+      '≥ 1.5×',
+      byName['JWT profile read, 2 workers'].rps / solo.rps >= 1.5,
+    ],
+    ['server RSS after the bench', `${results.rssMb} MB`, '≤ 150 MB', results.rssMb <= 150],
+    ['--workers 2 stops on SIGTERM with exit 0', String(results.workersExit), '0', results.workersExit === 0],
+    ...(results.usersListMs === undefined
+      ? []
+      : [[`users:list --json (${settings.users} users)`, `${results.usersListMs} ms`, '< 1000 ms', results.usersListMs < 1000 && results.usersListExit === 0]]),
+  ].map(([target, measured, goal, met]) => ({ target, measured, goal, met }));
+
+  const table = [
+    ['scenario', 'conns', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'errors'],
+    ...rows.map((r) => [r.name, r.connections, fmt(r.rps, 1), `${fmt(r.ratio * 100, 1)}%`, r.p50, r.p99, r.errors]),
+  ].map((cells) => cells.map(String));
+  const widths = table[0].map((_, i) => Math.max(...table.map((cells) => cells[i].length)));
+  const line = (cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const out = [
+    `Sidekick bench ${quick ? '(quick) ' : ''}— node ${process.version}, ${results.cores} cores, bcrypt cost ${cost}, ${settings.users} users, ${settings.duration} s per scenario`,
+    line(table[0]),
+    ...table.slice(1).map(line),
+    '',
+    ...results.targets.map((t) => `${t.met ? 'ok  ' : 'MISS'} ${t.target}: ${t.measured} (goal ${t.goal})`),
+    `total ${results.seconds} s`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  mkdirSync(path.join(root, '.bench'), { recursive: true });
+  writeFileSync(path.join(root, '.bench/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+}
+
+try {
+  await main();
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+  if (!keep) rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,104 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/http/server.ts';
+import { sha256Hex } from '../../src/services/crypto.ts';
+import { ensureBuilt } from './helpers/build.ts';
+import { createCliWorkspace, failure, type CliWorkspace } from './helpers/cli.ts';
+
+const PASSWORD = 'Correct-Horse-Battery-9';
+
+describe('token:* commands against a live server on the same database', () => {
+  let w: CliWorkspace;
+  let server: RunningServer | undefined;
+  beforeAll(ensureBuilt, 120_000);
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    await w?.close();
+  });
+
+  async function serveWithUser(email: string) {
+    w = createCliWorkspace();
+    const sidekick = w.open();
+    await sidekick.services.accounts.createUser({ email, password: PASSWORD });
+    server = await startServer(sidekick, { port: 0, host: '127.0.0.1' });
+    return { sidekick, url: server.url };
+  }
+
+  const get = (url: string, authorization: string) => fetch(url, { headers: { authorization } }).then((response) => response.status);
+
+  it('token:issue mints a JWT pair the server accepts, and token:revoke --token kills it at the next request', async () => {
+    const { url } = await serveWithUser('jwt@example.com');
+    const issued = await w.run(['token:issue', 'jwt@example.com', '--json']);
+    expect(issued.code).toBe(0);
+    const body = issued.json();
+    expect(body).toEqual({ kind: 'jwt', access: expect.any(String), refresh: expect.any(String), user_id: 1, email: 'jwt@example.com' });
+    expect(await get(`${url}/api/users/profile/`, `Bearer ${body.access}`)).toBe(200);
+
+    const revoked = await w.run(['token:revoke', '--token', body.access, '--json']);
+    expect(revoked.code).toBe(0);
+    expect(revoked.json()).toEqual({ revoked: 1 });
+    expect(revoked.stdout).not.toContain(body.access);
+    expect(await get(`${url}/api/users/profile/`, `Bearer ${body.access}`)).toBe(401);
+  });
+
+  it('token:issue --kind token mints an opaque token stored only as a hash; token:revoke --user ends it', async () => {
+    const { sidekick, url } = await serveWithUser('kitchen@example.com');
+    const issued = await w.run(['token:issue', 'kitchen@example.com', '--kind', 'token']);
+    expect(issued.code).toBe(0);
+    const token = issued.stdout.trim();
+    expect(token).toMatch(/^[0-9a-f]{40}$/);
+    const ids = sidekick.db.prepare<{ id: string }>('SELECT id FROM sessions').all().map((row) => row.id);
+    expect(ids).toEqual([sha256Hex(token)]);
+    expect(await get(`${url}/users/me/`, `Token ${token}`)).toBe(200);
+
+    const revoked = await w.run(['token:revoke', '--user', 'kitchen@example.com', '--json']);
+    expect(revoked.json()).toEqual({ revoked: 1, user: 'kitchen@example.com' });
+    expect(await get(`${url}/users/me/`, `Token ${token}`)).toBe(401);
+  });
+
+  it('token:revoke --jti revokes a refresh token by its id', async () => {
+    const { sidekick, url } = await serveWithUser('jti@example.com');
+    const user = sidekick.services.accounts.requireUser('jti@example.com');
+    const { refresh } = await sidekick.services.credentials.issueJwtPair(user);
+    const { jti } = JSON.parse(Buffer.from(refresh.split('.')[1], 'base64url').toString());
+    const refreshOnce = () =>
+      fetch(`${url}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh }) }).then(
+        (response) => response.status,
+      );
+    expect(await refreshOnce()).toBe(200);
+    const revoked = await w.run(['token:revoke', '--jti', jti, '--json']);
+    expect(revoked.json()).toEqual({ revoked: 1, jti });
+    expect(await refreshOnce()).toBe(401);
+  });
+
+  it('a deactivation by users:update is seen by the server at its next request', async () => {
+    const { sidekick, url } = await serveWithUser('late@example.com');
+    const token = sidekick.services.credentials.issueOpaqueToken(sidekick.services.accounts.requireUser('late@example.com'));
+    expect(await get(`${url}/users/me/`, `Token ${token}`)).toBe(200);
+    expect((await w.run(['users:update', 'late@example.com', '--no-active'])).code).toBe(0);
+    expect(await get(`${url}/users/me/`, `Token ${token}`)).toBe(401);
+  });
+
+  it('refuses bad combinations and unknown tokens with one line', async () => {
+    w = createCliWorkspace();
+    const sidekick = w.open();
+    await sidekick.services.accounts.createUser({ email: 'off@example.com', password: PASSWORD });
+    sidekick.services.accounts.updateAdmin('off@example.com', { isActive: false });
+    const [none, two, unknown, inactive, badKind] = (
+      await Promise.all([
+        w.run(['token:revoke']),
+        w.run(['token:revoke', '--jti', 'a', '--user', 'off@example.com']),
+        w.run(['token:revoke', '--token', 'f'.repeat(40)]),
+        w.run(['token:issue', 'off@example.com', '--json']),
+        w.run(['token:issue', 'off@example.com', '--kind', 'cookie']),
+      ])
+    ).map(failure);
+    expect(none).toMatchObject({ code: 2, lines: ['Error: give exactly one of --token, --jti or --user'] });
+    expect(two).toMatchObject({ code: 2, lines: ['Error: give exactly one of --token, --jti or --user'] });
+    expect(unknown).toMatchObject({ code: 3, lines: ['Error: no live token matches --token'] });
+    expect(inactive).toMatchObject({ code: 2, stdout: '', lines: ['Error: user off@example.com is inactive'] });
+    expect(badKind.code).toBe(2);
+    expect(badKind.lines).toHaveLength(1);
+    expect(sidekick.db.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 0 });
+  });
+});

@@ -1,0 +1,72 @@
+import { request } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/http/server.ts';
+import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
+
+/** One raw HTTP request; `chunks` are written one by one, so without a length the body goes chunked. */
+function send(url: string, path: string, options: { method?: string; headers?: Record<string, string>; chunks?: string[] } = {}) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>((resolve, reject) => {
+    const req = request(new URL(path, url), { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+    });
+    // The server may answer 413 and close before the whole body is written.
+    req.on('error', (error) => ((error as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(error)));
+    for (const chunk of options.chunks ?? []) req.write(chunk);
+    req.end();
+  });
+}
+
+describe('over a real listening socket', () => {
+  let t: TestSidekick;
+  let server: RunningServer;
+  beforeEach(async () => {
+    t = createTestSidekick();
+    server = await startServer(t.sidekick, { host: '127.0.0.1', port: 0 });
+  });
+  afterEach(async () => {
+    await server.close();
+    await t.close();
+  });
+
+  it('answers /healthz on 127.0.0.1 with an OS-assigned port', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const response = await send(server.url, '/healthz');
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.text)).toEqual({ status: 'ok' });
+  });
+
+  it('refuses a chunked body over 64 KiB with 413 payload_too_large', async () => {
+    const response = await send(server.url, '/api/users/login/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      chunks: Array.from({ length: 5 }, () => 'x'.repeat(16 * 1024)),
+    });
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.text)).toEqual({ detail: expect.any(String), code: 'payload_too_large' });
+  });
+
+  it('refuses a body over 64 KiB announced by Content-Length with 413', async () => {
+    const body = 'x'.repeat(65 * 1024);
+    const response = await send(server.url, '/api/users/login/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+      chunks: [body],
+    });
+    expect(response.status).toBe(413);
+  });
+
+  it('counts failed logins per client address from the socket', async () => {
+    const login = (email: string) =>
+      send(server.url, '/api/users/login/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        chunks: [JSON.stringify({ email, password: 'Wrong-Password-1' })],
+      });
+    expect((await login('a@example.com')).status).toBe(401);
+    const rows = t.sidekick.db.prepare<{ bucket: string }>('SELECT bucket FROM throttle_events ORDER BY bucket').all();
+    expect(rows.map((r) => r.bucket)).toEqual(['login:account:a@example.com', 'login:client:127.0.0.1']);
+  });
+});

@@ -1,0 +1,117 @@
+import { createHmac } from 'node:crypto';
+import { SignJWT, jwtVerify } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { createJwtCodec, InvalidJwtError } from '../../src/services/jwt.ts';
+import { ManualClock } from '../helpers/clock.ts';
+
+const SECRET = 'jwt-codec-test-secret-0123456789abcdef';
+const ISSUER = 'http://localhost:8000';
+const key = new TextEncoder().encode(SECRET);
+
+function codec(clock = new ManualClock()) {
+  return { clock, jwt: createJwtCodec({ secret: SECRET, issuer: ISSUER, accessTtl: 300, refreshTtl: 86400, clock }) };
+}
+
+const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+/** A token with any header and payload, correctly signed with the server secret. */
+function forge(header: unknown, payload: unknown): string {
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+}
+
+async function claimsFor(clock: ManualClock) {
+  const now = Math.floor(clock.now() / 1000);
+  return { token_type: 'access', user_id: 7, jti: 'j1', sid: 's1', iat: now, exp: now + 300, iss: ISSUER };
+}
+
+describe('JWT codec (synchronous HS256)', () => {
+  it('makes tokens that jose verifies with the secret, with the contract claims', async () => {
+    const { clock, jwt } = codec();
+    const { token, claims } = await jwt.sign('access', 7, 'sid-1');
+    const { payload, protectedHeader } = await jwtVerify(token, key, {
+      algorithms: ['HS256'],
+      issuer: ISSUER,
+      currentDate: new Date(clock.now()),
+    });
+    expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(payload).toEqual(claims);
+    expect(payload.exp! - payload.iat!).toBe(300);
+  });
+
+  it('accepts a token jose signed with the same secret and claims', async () => {
+    const { clock, jwt } = codec();
+    const claims = await claimsFor(clock);
+    const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
+    expect(jwt.verify(token, 'access')).toEqual(claims);
+    const untyped = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(key);
+    expect(jwt.verify(untyped, 'any')).toEqual(claims);
+  });
+
+  it('refuses a flipped signature bit, a padded or re-encoded signature, and a missing one', async () => {
+    const { jwt } = codec();
+    const { token } = await jwt.sign('access', 7, 'sid-1');
+    const [h, p, s] = token.split('.');
+    const flipped = Buffer.from(s, 'base64url');
+    flipped[0] ^= 1;
+    for (const bad of [`${h}.${p}.${flipped.toString('base64url')}`, `${token}=`, `${h}.${p}.${Buffer.from(s, 'base64url').toString('base64')}`, `${h}.${p}.`, `${h}.${p}`]) {
+      expect(() => jwt.verify(bad, 'access'), bad).toThrow(InvalidJwtError);
+    }
+  });
+
+  it('refuses correctly signed tokens whose header is not plain HS256', async () => {
+    const { clock, jwt } = codec();
+    const claims = await claimsFor(clock);
+    for (const header of [
+      { alg: 'none', typ: 'JWT' },
+      { alg: 'HS512', typ: 'JWT' },
+      { alg: 'hs256', typ: 'JWT' },
+      { alg: 'HS256', typ: 'at+jwt' },
+      { alg: 'HS256', crit: ['b64'], b64: false },
+      ['HS256'],
+    ]) {
+      expect(() => jwt.verify(forge(header, claims), 'access'), JSON.stringify(header)).toThrow(InvalidJwtError);
+    }
+  });
+
+  it('refuses correctly signed tokens with bad claims: expiry, issuer, type, user id, numbers as text', async () => {
+    const { clock, jwt } = codec();
+    const good = await claimsFor(clock);
+    const header = { alg: 'HS256', typ: 'JWT' };
+    expect(jwt.verify(forge(header, good), 'access')).toEqual(good);
+    for (const payload of [
+      { ...good, exp: good.iat },
+      { ...good, exp: String(good.exp) },
+      { ...good, exp: undefined },
+      { ...good, iat: undefined },
+      { ...good, nbf: good.iat + 60 },
+      { ...good, iss: 'http://evil.example' },
+      { ...good, iss: undefined },
+      { ...good, token_type: 'refresh' },
+      { ...good, token_type: undefined },
+      { ...good, user_id: '7' },
+      { ...good, jti: 1 },
+      { ...good, sid: undefined },
+      [good],
+      'a string',
+    ]) {
+      expect(() => jwt.verify(forge(header, payload), 'access'), JSON.stringify(payload)).toThrow(InvalidJwtError);
+    }
+  });
+
+  it('refuses a token from the second its exp is reached, as jose does', async () => {
+    const { clock, jwt } = codec();
+    const { token } = await jwt.sign('refresh', 7, 'sid-1');
+    clock.advanceSeconds(86399);
+    expect(jwt.verify(token, 'refresh').user_id).toBe(7);
+    clock.advanceSeconds(1);
+    expect(() => jwt.verify(token, 'refresh')).toThrow(InvalidJwtError);
+  });
+
+  it('refuses a token signed with another secret', async () => {
+    const { jwt } = codec();
+    const other = createJwtCodec({ secret: `${SECRET}-other`, issuer: ISSUER, accessTtl: 300, refreshTtl: 86400, clock: new ManualClock() });
+    const { token } = await other.sign('access', 7, 'sid-1');
+    expect(() => jwt.verify(token, 'access')).toThrow(InvalidJwtError);
+  });
+});
