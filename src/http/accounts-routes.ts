@@ -2,6 +2,7 @@ import type { Hono, MiddlewareHandler } from 'hono';
 import type { Services } from '../sidekick.ts';
 import type { AppEnv } from './context.ts';
 import { resource } from './context.ts';
+import { jsonResponse } from './wire.ts';
 import { resetPage, resetResultPage, wantsHtml } from './reset-page.ts';
 import { accountsProfile } from './serializers.ts';
 import { SidekickError } from '../errors.ts';
@@ -14,29 +15,29 @@ export function accountsRoutes(app: Hono<AppEnv>, services: Services, requireAut
     POST: async (c) => {
       const body = c.get('body') as Record<string, unknown>;
       if (body && typeof body === 'object' && 'otp' in body) {
-        return c.json(await registration.complete(body), 201);
+        return jsonResponse(c, await registration.complete(body), 201);
       }
-      return c.json(registration.requestCode(body));
+      return jsonResponse(c, registration.requestCode(body));
     },
   });
 
   resource(app, ['/api/users/login/', '/api/token/'], {
-    POST: async (c) => c.json(await auth.withJwt(c.get('body'), c.get('clientAddress'))),
+    POST: async (c) => jsonResponse(c, await auth.withJwt(c.get('body'), c.get('clientAddress'))),
   });
 
   resource(
     app,
     ['/api/users/profile/'],
     {
-      GET: (c) => c.json(accountsProfile(c.get('auth').user)),
-      PUT: (c) => c.json(accountsProfile(accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
-      PATCH: (c) => c.json(accountsProfile(accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
+      GET: (c) => jsonResponse(c, accountsProfile(c.get('auth').user)),
+      PUT: (c) => jsonResponse(c, accountsProfile(accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
+      PATCH: (c) => jsonResponse(c, accountsProfile(accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
     },
     [requireAuth],
   );
 
   resource(app, ['/api/users/reset-password/'], {
-    POST: (c) => c.json(passwordReset.requestLink(c.get('body'))),
+    POST: (c) => jsonResponse(c, passwordReset.requestLink(c.get('body'))),
   });
 
   resource(app, ['/api/users/reset/:uidb64/:token/'], {
@@ -52,7 +53,7 @@ export function accountsRoutes(app: Hono<AppEnv>, services: Services, requireAut
     },
     POST: async (c) => {
       const { uidb64, token } = c.req.param();
-      if (!wantsHtml(c)) return c.json(await passwordReset.confirm(uidb64, token, c.get('body')));
+      if (!wantsHtml(c)) return jsonResponse(c, await passwordReset.confirm(uidb64, token, c.get('body')));
       try {
         const result = await passwordReset.confirm(uidb64, token, c.get('body'));
         return c.html(resetResultPage(true, result.message), 200, { 'Cache-Control': 'no-store' });
@@ -65,18 +66,18 @@ export function accountsRoutes(app: Hono<AppEnv>, services: Services, requireAut
   });
 
   resource(app, ['/api/token/refresh/'], {
-    POST: async (c) => c.json(await auth.refresh(c.get('body'))),
+    POST: async (c) => jsonResponse(c, await auth.refresh(c.get('body'))),
   });
   resource(app, ['/api/token/verify/'], {
     POST: async (c) => {
       await auth.verify(c.get('body'));
-      return c.json({});
+      return jsonResponse(c, {});
     },
   });
   resource(app, ['/api/token/blacklist/'], {
     POST: async (c) => {
       await auth.blacklist(c.get('body'));
-      return c.json({});
+      return jsonResponse(c, {});
     },
   });
 
@@ -86,7 +87,7 @@ export function accountsRoutes(app: Hono<AppEnv>, services: Services, requireAut
     {
       DELETE: (c) => {
         accounts.deleteAccount(c.get('auth').user);
-        return c.json({ message: 'user deleted successfully' });
+        return jsonResponse(c, { message: 'user deleted successfully' });
       },
     },
     [requireAuth],

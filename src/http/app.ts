@@ -9,6 +9,7 @@ import type { AppEnv } from './context.ts';
 import { handleError, errorResponse } from './errors.ts';
 import { kitchenRoutes } from './kitchen-routes.ts';
 import { SidekickError } from '../errors.ts';
+import { isStamped, jsonResponse, requestHeader } from './wire.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -54,22 +55,26 @@ function readIncoming(incoming: IncomingMessage, max: number): Promise<string> {
 export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
   const { services, logger } = sidekick;
   const app = new Hono<AppEnv>({ strict: false });
+  // Request lines carry fixed, non-secret fields only (a validated id, the route pattern, never the
+  // path): they skip redaction, which would cost more than the rest of the line.
+  const requestLog = logger.child({}, { redact: [] });
 
   app.use('*', async (c, next) => {
     const started = performance.now();
-    const incoming = c.req.header('x-request-id');
+    const incoming = requestHeader(c, 'x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);
     c.set('clientAddress', clientAddress(c));
     await next();
-    // Straight onto the finished response's headers: c.header() at this point would rebuild the
-    // response around a stream body, which costs more than the whole authenticated read.
-    const headers = c.res.headers;
-    headers.set('X-Request-Id', requestId);
-    // Hono's c.json() says only `application/json`; the contract promises the charset too.
-    if (headers.get('content-type') === 'application/json') headers.set('Content-Type', 'application/json; charset=utf-8');
+    if (!isStamped(c.res)) {
+      // Answers not made by jsonResponse (HTML pages, OPTIONS, Hono's own) get the same headers here.
+      const headers = c.res.headers;
+      headers.set('X-Request-Id', requestId);
+      // Hono's c.json() says only `application/json`; the contract promises the charset too.
+      if (headers.get('content-type') === 'application/json') headers.set('Content-Type', 'application/json; charset=utf-8');
+    }
     // The route pattern, never the raw path: reset links carry their token in the path.
-    logger.info(
+    requestLog.info(
       {
         reqId: requestId,
         method: c.req.method,
@@ -102,13 +107,13 @@ export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
   });
 
   const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
-    c.set('auth', await services.auth.authenticate(c.req.header('authorization')));
+    c.set('auth', await services.auth.authenticate(requestHeader(c, 'authorization')));
     await next();
   };
 
   app.get('/healthz', (c) => {
     if (!services.health()) throw new SidekickError('error', 'database unavailable');
-    return c.json({ status: 'ok' });
+    return jsonResponse(c, { status: 'ok' });
   });
   accountsRoutes(app, services, requireAuth);
   kitchenRoutes(app, services, requireAuth);

@@ -1,6 +1,7 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { Authenticated } from '../services/credentials.ts';
 import { SidekickError } from '../errors.ts';
+import { errorResponse } from './errors.ts';
 
 export interface AppEnv {
   Variables: {
@@ -30,9 +31,8 @@ export function resource(
   // Hono's overloads do not take a spread of middleware; the chain is typed by AppEnv all the same.
   const on = app.on.bind(app) as unknown as (method: string, path: string, ...chain: unknown[]) => void;
   const notAllowed: Handler = (c) => {
-    c.header('Allow', allowHeader);
-    if (c.req.method === 'OPTIONS') return c.body(null, 200);
-    throw new SidekickError('method_not_allowed', `Method "${c.req.method}" not allowed.`);
+    if (c.req.method === 'OPTIONS') return c.body(null, 200, { Allow: allowHeader });
+    return errorResponse(c, new SidekickError('method_not_allowed', `Method "${c.req.method}" not allowed.`), { Allow: allowHeader });
   };
   // A non-strict Hono app drops the request's trailing slash before matching, so routes are
   // registered without it.

@@ -2,19 +2,20 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ERROR_CODES, SidekickError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { jsonResponse } from './wire.ts';
 
 /** `WWW-Authenticate` challenge for a 401, as DRF sends for the first authenticator of the view. */
 export function challengeFor(path: string): string {
   return path.startsWith('/api/') ? 'Bearer realm="api"' : 'Token';
 }
 
-export function errorResponse(c: Context, error: SidekickError): Response {
+export function errorResponse(c: Context, error: SidekickError, extraHeaders?: Record<string, string>): Response {
   const status = ERROR_CODES[error.code].status;
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...extraHeaders };
   if (status === 401) headers['WWW-Authenticate'] = challengeFor(c.req.path);
   if (error.retryAfter !== undefined) headers['Retry-After'] = String(error.retryAfter);
   const body = error.fields ?? { detail: error.message, code: error.code };
-  return c.json(body, status, headers);
+  return jsonResponse(c, body, status, headers);
 }
 
 /** The one place a failure becomes an HTTP answer. Nothing of an unexpected error reaches the client. */

@@ -2,6 +2,7 @@ import type { Hono, MiddlewareHandler } from 'hono';
 import type { Services } from '../sidekick.ts';
 import type { AppEnv } from './context.ts';
 import { resource } from './context.ts';
+import { jsonResponse } from './wire.ts';
 import { kitchenProfile } from './serializers.ts';
 
 /** The kitchen API (document 002, contract §3), at the root and under `/auth/` where it first lived. */
@@ -12,14 +13,14 @@ export function kitchenRoutes(app: Hono<AppEnv>, services: Services, requireAuth
   resource(app, both('/users/'), {
     POST: async (c) => {
       const user = await accounts.signUp(c.get('body'));
-      return c.json({ user_id: user.id, email: user.email, token: auth.tokenFor(user) }, 201);
+      return jsonResponse(c, { user_id: user.id, email: user.email, token: auth.tokenFor(user) }, 201);
     },
   });
 
   resource(app, both('/token/'), {
     POST: async (c) => {
       const { token, user } = await auth.withToken(c.get('body'), c.get('clientAddress'));
-      return c.json({ token, user_id: user.id, email: user.email });
+      return jsonResponse(c, { token, user_id: user.id, email: user.email });
     },
   });
 
@@ -29,7 +30,7 @@ export function kitchenRoutes(app: Hono<AppEnv>, services: Services, requireAuth
     {
       POST: (c) => {
         auth.logout(c.get('auth').credential);
-        return c.json({ detail: 'Logged out successfully.' });
+        return jsonResponse(c, { detail: 'Logged out successfully.' });
       },
     },
     [requireAuth],
@@ -39,9 +40,9 @@ export function kitchenRoutes(app: Hono<AppEnv>, services: Services, requireAuth
     app,
     both('/users/me/'),
     {
-      GET: (c) => c.json(kitchenProfile(c.get('auth').user)),
-      PUT: (c) => c.json(kitchenProfile(accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
-      PATCH: (c) => c.json(kitchenProfile(accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
+      GET: (c) => jsonResponse(c, kitchenProfile(c.get('auth').user)),
+      PUT: (c) => jsonResponse(c, kitchenProfile(accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
+      PATCH: (c) => jsonResponse(c, kitchenProfile(accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
     },
     [requireAuth],
   );

@@ -98,9 +98,9 @@ export function createCredentialService(deps: CredentialServiceDeps) {
   }
 
   /** Signature, issuer, expiry and type; 401 `token_not_valid` otherwise. */
-  function verifiedClaims(token: string, type: 'access' | 'refresh' | 'any'): JwtClaims {
+  async function verifiedClaims(token: string, type: 'access' | 'refresh' | 'any'): Promise<JwtClaims> {
     try {
-      return jwt.verify(token, type);
+      return await jwt.verify(token, type);
     } catch (error) {
       if (error instanceof InvalidJwtError) throw tokenInvalid();
       throw error;
@@ -115,8 +115,8 @@ export function createCredentialService(deps: CredentialServiceDeps) {
   }
 
   /** A verified JWT whose user is alive and active and whose session and jti are unrevoked. */
-  function liveJwt(token: string, type: 'access' | 'refresh' | 'any'): Authenticated {
-    return liveClaims(verifiedClaims(token, type));
+  async function liveJwt(token: string, type: 'access' | 'refresh' | 'any'): Promise<Authenticated> {
+    return liveClaims(await verifiedClaims(token, type));
   }
 
   /** Revokes one JWT by its id; without its expiry, for as long as any token could live. */
@@ -143,7 +143,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       }
       if (kind === 'bearer') {
         try {
-          return liveJwt(value, 'access');
+          return await liveJwt(value, 'access');
         } catch (error) {
           if (error instanceof SidekickError) throw tokenInvalid('Given token not valid for any token type');
           throw error;
@@ -161,7 +161,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
      * one is revoked, and presenting it again ends its whole session (it was stolen or replayed).
      */
     async refresh(refreshToken: string): Promise<{ access: string; refresh?: string }> {
-      const claims = verifiedClaims(refreshToken, 'refresh');
+      const claims = await verifiedClaims(refreshToken, 'refresh');
       if (deps.rotateRefreshTokens && sessions.isJwtRevoked(claims.jti)) {
         db.immediate(() => sessions.delete(claims.sid));
         throw tokenInvalid();

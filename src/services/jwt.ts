@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { randomHex } from './crypto.ts';
 import type { Clock } from './clock.ts';
 
@@ -17,20 +17,10 @@ export interface JwtClaims {
 
 export class InvalidJwtError extends Error {}
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
 
-/** A base64url JSON object segment; anything else (padding, stray characters, arrays) is refused. */
-function decodeSegment(segment: string): Record<string, unknown> {
-  if (!BASE64URL.test(segment)) throw new InvalidJwtError('bad base64url');
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidJwtError('bad JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidJwtError('not an object');
-  return value as Record<string, unknown>;
-}
+/** Verified tokens remembered at most; one entry is the token and its claims, well under 1 KiB. */
+const DEFAULT_CACHE_SIZE = 10_000;
 
 export interface JwtCodecOptions {
   secret: string;
@@ -38,27 +28,32 @@ export interface JwtCodecOptions {
   accessTtl: number;
   refreshTtl: number;
   clock: Clock;
+  /** Verified tokens to remember (see verify); 0 turns the cache off. */
+  cacheSize?: number;
 }
 
-/** `{"alg":"HS256","typ":"JWT"}`, the header jose writes for these tokens, encoded once. */
-const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
-
 /**
- * HS256 only, signed with the secret's own UTF-8 bytes, as SimpleJWT's SIGNING_KEY is.
+ * HS256 only, signed with the secret's own UTF-8 bytes, as SimpleJWT's SIGNING_KEY is, through jose.
  *
- * Both directions use node:crypto's HMAC synchronously rather than jose: jose goes through WebCrypto,
- * whose jobs run on the libuv thread pool (shared with bcrypt in older designs, file writes and anything
- * else async): a thread hop and a queue per token. The tokens are the same compact JWS jose makes; the
- * tests check that jose verifies them and that this verifier refuses what jose refuses.
+ * jose works through WebCrypto, whose jobs run on the libuv thread pool. Password hashing stays off that
+ * pool (bcrypt-pool.ts), and a token's signature is checked once: a client presents the same access
+ * token for its whole life, so verify remembers what it proved (see verify).
  */
 export function createJwtCodec(options: JwtCodecOptions) {
   const secretBytes = new TextEncoder().encode(options.secret);
-  const hmacKey = createSecretKey(secretBytes);
+  // Imported once: jose would otherwise import the raw key again on every call.
+  const keyPromise = crypto.subtle.importKey('raw', secretBytes, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]);
   const ttl = { access: options.accessTtl, refresh: options.refreshTtl };
-  const mac = (signingInput: string) => createHmac('sha256', hmacKey).update(signingInput).digest('base64url');
+  const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
+  /** Token → claims that jose verified. Insertion order is age: the oldest entry goes first when full. */
+  const verified = new Map<string, JwtClaims>();
+  const nowSeconds = () => Math.floor(options.clock.now() / 1000);
 
-  function signNow(type: JwtType, userId: number, sid: string): { token: string; claims: JwtClaims } {
-    const iat = Math.floor(options.clock.now() / 1000);
+  async function sign(type: JwtType, userId: number, sid: string): Promise<{ token: string; claims: JwtClaims }> {
+    const iat = nowSeconds();
     const claims: JwtClaims = {
       token_type: type,
       user_id: userId,
@@ -68,59 +63,78 @@ export function createJwtCodec(options: JwtCodecOptions) {
       exp: iat + ttl[type],
       iss: options.issuer,
     };
-    const signingInput = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    return { token: `${signingInput}.${mac(signingInput)}`, claims };
+    const token = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .sign(await keyPromise);
+    return { token, claims };
   }
 
-  /** Kept async so callers need not care how the token is made. */
-  async function sign(type: JwtType, userId: number, sid: string): Promise<{ token: string; claims: JwtClaims }> {
-    return signNow(type, userId, sid);
-  }
-
-  /**
-   * Signature, algorithm, issuer, expiry and type: everything a token proves without the database.
-   *
-   * Synchronous, with node:crypto's HMAC, on purpose: jose verifies through WebCrypto, whose jobs run on
-   * the libuv thread pool, so every authenticated read would queue behind bcrypt during a login burst. The
-   * checks are jose's (`jwtVerify` with the options `sign` implies), only stricter where they differ:
-   * canonical base64url, `alg` exactly HS256, no `crit`, `typ` JWT if present.
-   */
-  function verify(token: string, expected: JwtType | 'any'): JwtClaims {
-    const firstDot = token.indexOf('.');
-    const secondDot = token.indexOf('.', firstDot + 1);
-    if (firstDot <= 0 || secondDot <= firstDot + 1 || token.indexOf('.', secondDot + 1) !== -1) {
+  /** What a token proves for its whole life: signature, algorithm, issuer and well-formed claims. */
+  async function verifySignedClaims(token: string): Promise<JwtClaims> {
+    // Canonical base64url only: jose would also take padding, so one token could be spelled several ways.
+    const segments = token.split('.');
+    if (segments.length !== 3 || !segments.every((segment) => BASE64URL_SEGMENT.test(segment))) {
       throw new InvalidJwtError('not a compact JWS');
     }
-    const signingInput = token.slice(0, secondDot);
-    const signature = token.slice(secondDot + 1);
-    const expectedSignature = mac(signingInput);
-    if (
-      signature.length !== expectedSignature.length ||
-      !timingSafeEqual(Buffer.from(signature, 'latin1'), Buffer.from(expectedSignature, 'latin1'))
-    ) {
-      throw new InvalidJwtError('signature verification failed');
+    let payload: Record<string, unknown>;
+    try {
+      const result = await jwtVerify(token, await keyPromise, {
+        algorithms: ['HS256'],
+        issuer: options.issuer,
+        currentDate: new Date(options.clock.now()),
+        requiredClaims: ['exp', 'iat', 'jti'],
+      });
+      if (result.protectedHeader.typ !== undefined && result.protectedHeader.typ !== 'JWT') {
+        throw new InvalidJwtError('unexpected typ');
+      }
+      payload = result.payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw new InvalidJwtError(String(error));
+      throw error;
     }
-    // The signature is ours, so these parse a document we made; still checked as if hostile.
-    const header = decodeSegment(token.slice(0, firstDot));
-    if (header.alg !== 'HS256' || header.crit !== undefined || (header.typ !== undefined && header.typ !== 'JWT')) {
-      throw new InvalidJwtError('unexpected header');
-    }
-    const payload = decodeSegment(token.slice(firstDot + 1, secondDot));
-    const now = Math.floor(options.clock.now() / 1000);
-    const { exp, iat, nbf, iss, token_type, user_id, jti, sid } = payload;
-    if (typeof exp !== 'number' || typeof iat !== 'number') throw new InvalidJwtError('exp and iat must be numbers');
-    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) throw new InvalidJwtError('not yet valid');
-    if (exp <= now) throw new InvalidJwtError('expired');
-    if (iss !== options.issuer) throw new InvalidJwtError('unexpected issuer');
+    const { token_type, user_id, jti, sid } = payload;
     if (token_type !== 'access' && token_type !== 'refresh') throw new InvalidJwtError('no token type');
-    if (expected !== 'any' && token_type !== expected) throw new InvalidJwtError('wrong token type');
     if (!Number.isSafeInteger(user_id) || typeof jti !== 'string' || typeof sid !== 'string') {
       throw new InvalidJwtError('malformed claims');
     }
     return payload as unknown as JwtClaims;
   }
 
-  return { sign, verify };
+  function remember(token: string, claims: JwtClaims): void {
+    if (cacheSize === 0) return;
+    if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
+    verified.set(token, claims);
+  }
+
+  /**
+   * Signature, algorithm, issuer, expiry and type: everything a token proves without the database.
+   *
+   * A token jose verified once is remembered, keyed by the whole token, so its signature is not checked
+   * again; expiry and type are checked on every call, and an entry dies at its token's `exp`. Whether the
+   * user is active and the token unrevoked is not the token's to prove: callers ask the database each time.
+   */
+  async function verify(token: string, expected: JwtType | 'any'): Promise<JwtClaims> {
+    let claims = verified.get(token);
+    if (!claims) {
+      claims = await verifySignedClaims(token);
+      remember(token, claims);
+    }
+    if (claims.exp <= nowSeconds()) {
+      verified.delete(token);
+      throw new InvalidJwtError('expired');
+    }
+    if (expected !== 'any' && claims.token_type !== expected) throw new InvalidJwtError('wrong token type');
+    return claims;
+  }
+
+  return {
+    sign,
+    verify,
+    /** How many verified tokens are remembered now. */
+    get cachedTokens() {
+      return verified.size;
+    },
+  };
 }
 
 export type JwtCodec = ReturnType<typeof createJwtCodec>;

@@ -14,8 +14,8 @@ export function createSessionStore(db: Database) {
   // One statement per authenticated request: the user, alive and active, with the session unrevoked.
   const userForJwt = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM sessions
       JOIN users ON users.id = sessions.user_id
-    WHERE sessions.id = @sid AND sessions.user_id = @userId AND sessions.kind = 'jwt' AND sessions.expires_at > @now
-      AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = @jti)`);
+    WHERE sessions.id = ? AND sessions.user_id = ? AND sessions.kind = 'jwt' AND sessions.expires_at > ?
+      AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = ?)`);
   const userForToken = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM sessions
       JOIN users ON users.id = sessions.user_id
     WHERE sessions.id = ? AND sessions.kind = 'token' AND sessions.expires_at > ?`);
@@ -34,7 +34,7 @@ export function createSessionStore(db: Database) {
     delete: (id: string) => remove.run(id).changes === 1,
     deleteForUser: (userId: number) => removeForUser.run(userId).changes,
     userForJwt: (sid: string, userId: number, jti: string, now: number): User | undefined => {
-      const row = userForJwt.get({ sid, userId, jti, now });
+      const row = userForJwt.get(sid, userId, now, jti);
       return row && toUser(row);
     },
     userForToken: (tokenHash: string, now: number): User | undefined => {

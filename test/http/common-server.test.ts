@@ -38,6 +38,26 @@ describe('over a real listening socket', () => {
     expect(JSON.parse(response.text)).toEqual({ status: 'ok' });
   });
 
+  it('echoes the request id and names the charset on every kind of answer', async () => {
+    const cases: [string, string, number, string][] = [
+      ['GET', '/healthz', 200, 'application/json; charset=utf-8'],
+      ['GET', '/nowhere/', 404, 'application/json; charset=utf-8'],
+      ['DELETE', '/api/users/login/', 405, 'application/json; charset=utf-8'],
+      ['GET', '/users/me/', 401, 'application/json; charset=utf-8'],
+      ['GET', '/api/users/reset/MQ/not-a-token/', 400, 'text/html; charset=UTF-8'],
+    ];
+    for (const [method, path, status, type] of cases) {
+      const response = await send(server.url, path, { method, headers: { 'x-request-id': `probe-${status}` } });
+      expect([response.status, response.headers['content-type'], response.headers['x-request-id']], path).toEqual([status, type, `probe-${status}`]);
+    }
+    const options = await send(server.url, '/api/users/login/', { method: 'OPTIONS' });
+    expect(options.status).toBe(200);
+    expect(options.headers.allow).toBe('POST, OPTIONS');
+    expect(options.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const notAllowed = await send(server.url, '/api/users/login/', { method: 'GET' });
+    expect(notAllowed.headers.allow).toBe('POST, OPTIONS');
+  });
+
   it('refuses a chunked body over 64 KiB with 413 payload_too_large', async () => {
     const response = await send(server.url, '/api/users/login/', {
       method: 'POST',

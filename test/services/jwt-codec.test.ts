@@ -8,8 +8,8 @@ const SECRET = 'jwt-codec-test-secret-0123456789abcdef';
 const ISSUER = 'http://localhost:8000';
 const key = new TextEncoder().encode(SECRET);
 
-function codec(clock = new ManualClock()) {
-  return { clock, jwt: createJwtCodec({ secret: SECRET, issuer: ISSUER, accessTtl: 300, refreshTtl: 86400, clock }) };
+function codec(clock = new ManualClock(), cacheSize?: number) {
+  return { clock, jwt: createJwtCodec({ secret: SECRET, issuer: ISSUER, accessTtl: 300, refreshTtl: 86400, clock, cacheSize }) };
 }
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -25,7 +25,7 @@ async function claimsFor(clock: ManualClock) {
   return { token_type: 'access', user_id: 7, jti: 'j1', sid: 's1', iat: now, exp: now + 300, iss: ISSUER };
 }
 
-describe('JWT codec (synchronous HS256)', () => {
+describe('JWT codec (HS256 through jose)', () => {
   it('makes tokens that jose verifies with the secret, with the contract claims', async () => {
     const { clock, jwt } = codec();
     const { token, claims } = await jwt.sign('access', 7, 'sid-1');
@@ -43,9 +43,9 @@ describe('JWT codec (synchronous HS256)', () => {
     const { clock, jwt } = codec();
     const claims = await claimsFor(clock);
     const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
-    expect(jwt.verify(token, 'access')).toEqual(claims);
+    expect(await jwt.verify(token, 'access')).toEqual(claims);
     const untyped = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(key);
-    expect(jwt.verify(untyped, 'any')).toEqual(claims);
+    expect(await jwt.verify(untyped, 'any')).toEqual(claims);
   });
 
   it('refuses a flipped signature bit, a padded or re-encoded signature, and a missing one', async () => {
@@ -55,7 +55,7 @@ describe('JWT codec (synchronous HS256)', () => {
     const flipped = Buffer.from(s, 'base64url');
     flipped[0] ^= 1;
     for (const bad of [`${h}.${p}.${flipped.toString('base64url')}`, `${token}=`, `${h}.${p}.${Buffer.from(s, 'base64url').toString('base64')}`, `${h}.${p}.`, `${h}.${p}`]) {
-      expect(() => jwt.verify(bad, 'access'), bad).toThrow(InvalidJwtError);
+      await expect(jwt.verify(bad, 'access'), bad).rejects.toThrow(InvalidJwtError);
     }
   });
 
@@ -70,7 +70,7 @@ describe('JWT codec (synchronous HS256)', () => {
       { alg: 'HS256', crit: ['b64'], b64: false },
       ['HS256'],
     ]) {
-      expect(() => jwt.verify(forge(header, claims), 'access'), JSON.stringify(header)).toThrow(InvalidJwtError);
+      await expect(jwt.verify(forge(header, claims), 'access'), JSON.stringify(header)).rejects.toThrow(InvalidJwtError);
     }
   });
 
@@ -78,7 +78,7 @@ describe('JWT codec (synchronous HS256)', () => {
     const { clock, jwt } = codec();
     const good = await claimsFor(clock);
     const header = { alg: 'HS256', typ: 'JWT' };
-    expect(jwt.verify(forge(header, good), 'access')).toEqual(good);
+    expect(await jwt.verify(forge(header, good), 'access')).toEqual(good);
     for (const payload of [
       { ...good, exp: good.iat },
       { ...good, exp: String(good.exp) },
@@ -95,7 +95,7 @@ describe('JWT codec (synchronous HS256)', () => {
       [good],
       'a string',
     ]) {
-      expect(() => jwt.verify(forge(header, payload), 'access'), JSON.stringify(payload)).toThrow(InvalidJwtError);
+      await expect(jwt.verify(forge(header, payload), 'access'), JSON.stringify(payload)).rejects.toThrow(InvalidJwtError);
     }
   });
 
@@ -103,15 +103,39 @@ describe('JWT codec (synchronous HS256)', () => {
     const { clock, jwt } = codec();
     const { token } = await jwt.sign('refresh', 7, 'sid-1');
     clock.advanceSeconds(86399);
-    expect(jwt.verify(token, 'refresh').user_id).toBe(7);
+    expect((await jwt.verify(token, 'refresh')).user_id).toBe(7);
     clock.advanceSeconds(1);
-    expect(() => jwt.verify(token, 'refresh')).toThrow(InvalidJwtError);
+    await expect(jwt.verify(token, 'refresh')).rejects.toThrow(InvalidJwtError);
   });
 
   it('refuses a token signed with another secret', async () => {
     const { jwt } = codec();
     const other = createJwtCodec({ secret: `${SECRET}-other`, issuer: ISSUER, accessTtl: 300, refreshTtl: 86400, clock: new ManualClock() });
     const { token } = await other.sign('access', 7, 'sid-1');
-    expect(() => jwt.verify(token, 'access')).toThrow(InvalidJwtError);
+    await expect(jwt.verify(token, 'access')).rejects.toThrow(InvalidJwtError);
+  });
+
+  it('checks the type and expiry of a remembered token on every call, and forgets it at exp', async () => {
+    const { clock, jwt } = codec();
+    const { token } = await jwt.sign('access', 7, 'sid-1');
+    expect((await jwt.verify(token, 'access')).user_id).toBe(7);
+    expect(jwt.cachedTokens).toBe(1);
+    await expect(jwt.verify(token, 'refresh')).rejects.toThrow(InvalidJwtError);
+    expect((await jwt.verify(token, 'any')).user_id).toBe(7);
+    clock.advanceSeconds(300);
+    await expect(jwt.verify(token, 'access')).rejects.toThrow(InvalidJwtError);
+    expect(jwt.cachedTokens).toBe(0);
+  });
+
+  it('remembers only tokens it verified, and at most cacheSize of them', async () => {
+    const { jwt } = codec(new ManualClock(), 2);
+    const tokens = await Promise.all([1, 2, 3].map(async (id) => (await jwt.sign('access', id, `sid-${id}`)).token));
+    const [h, p, s] = tokens[0].split('.');
+    await expect(jwt.verify(`${h}.${p}.${s[0] === 'A' ? 'B' : 'A'}${s.slice(1)}`, 'access')).rejects.toThrow(InvalidJwtError);
+    expect(jwt.cachedTokens).toBe(0);
+    for (const [index, token] of tokens.entries()) expect((await jwt.verify(token, 'access')).user_id).toBe(index + 1);
+    expect(jwt.cachedTokens).toBe(2);
+    // The evicted one is verified again from scratch.
+    expect((await jwt.verify(tokens[0], 'access')).user_id).toBe(1);
   });
 });

@@ -1,0 +1,36 @@
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
+
+/**
+ * The hot path's reads and writes, done the cheap way.
+ *
+ * @hono/node-server writes a response whose headers are a plain object straight to the socket; a
+ * `Headers` object (what Hono builds for more than one header, or for any header set afterwards) costs a
+ * conversion each way, more than an authenticated read itself. Likewise `c.req.header()` builds a
+ * `Headers` from the raw request, where Node has already parsed them into `incoming.headers`.
+ */
+
+const responsesWithRequestId = new WeakSet<Response>();
+
+/** The request's header `name` (lower case), from Node's parsed headers when a Node request is behind it. */
+export function requestHeader(c: Context, name: string): string | undefined {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** A JSON answer carrying the contract's content type and the request id, headers as a plain object. */
+export function jsonResponse(c: Context, body: unknown, status = 200, extraHeaders?: Record<string, string>): Response {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', ...extraHeaders };
+  const requestId = c.get('requestId') as string | undefined;
+  if (requestId) headers['X-Request-Id'] = requestId;
+  const response = new Response(JSON.stringify(body), { status, headers });
+  responsesWithRequestId.add(response);
+  return response;
+}
+
+/** Whether `response` already carries the request id and charset (was made by jsonResponse). */
+export function isStamped(response: Response): boolean {
+  return responsesWithRequestId.has(response);
+}
