@@ -22,6 +22,7 @@ export interface Database {
 }
 
 const BUSY_TIMEOUT_MS = 5000;
+const WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
 /**
  * Password hashes live in the database: a new file is readable by its owner alone (SQLite gives the -wal
@@ -35,7 +36,6 @@ function createOwnerOnly(path: string): void {
     // SQLite reports why it cannot open the file, in its own words.
   }
 }
-const WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
 export function openDatabase(path: string): Database {
   createOwnerOnly(path);

@@ -1,13 +1,17 @@
+import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { SidekickError } from '../errors.ts';
+import { nodeRequest } from './wire.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const tooLarge = () => new SidekickError('payload_too_large', 'Request body is too large.');
 
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Refuses bodies over 64 KiB, whether announced by Content-Length or streamed. */
-export const limitBody: MiddlewareHandler = bodyLimit({
+const limitBody: MiddlewareHandler = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: () => {
     throw tooLarge();
@@ -24,11 +28,7 @@ function formToObject(text: string): Record<string, string> {
  * Parses JSON or form bodies into `c.var.body`; an empty body is `{}`. Any other content type is 415,
  * malformed JSON 400 `parse_error`.
  */
-export const parseBody: MiddlewareHandler<{ Variables: { body: unknown } }> = async (c, next) => {
-  if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') {
-    c.set('body', {});
-    return next();
-  }
+const parseBody: MiddlewareHandler<{ Variables: { body: unknown } }> = async (c, next) => {
   const text = await c.req.text();
   const mediaType = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
   if (text.length === 0) {
@@ -48,4 +48,53 @@ export const parseBody: MiddlewareHandler<{ Variables: { body: unknown } }> = as
     );
   }
   return next();
+};
+
+/** The body as text, refused once it passes `max` bytes, announced or streamed. */
+function readIncoming(incoming: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (Number(incoming.headers['content-length']) > max) return reject(tooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    incoming.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > max) {
+        refused = true;
+        chunks.length = 0;
+        reject(tooLarge());
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    incoming.once('end', () => {
+      if (refused) return;
+      const text = Buffer.concat(chunks, size).toString('utf8');
+      // As fetch's text() does: a leading byte-order mark is not part of the text.
+      resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    });
+    incoming.once('error', reject);
+  });
+}
+
+/** Reads, size-limits and parses the request body into `c.var.body` (see parseBody). */
+export const readBody: MiddlewareHandler<{ Variables: { body: unknown } }> = async (c, next) => {
+  // Bodyless methods never touch the body: merely asking for one makes the node adapter build a full
+  // fetch Request (with an AbortSignal) for every authenticated read.
+  if (BODYLESS.has(c.req.method)) {
+    c.set('body', {});
+    return next();
+  }
+  const incoming = nodeRequest(c);
+  if (!incoming || incoming.readableEnded) {
+    // No Node request behind it (app.request() in tests): the web-stream path.
+    await limitBody(c, async () => void (await parseBody(c, next)));
+    return;
+  }
+  // Hono's body limit re-wraps the request in a counting web stream and a second Request; reading
+  // Node's own stream is several times cheaper and enforces the same limit. parseBody then finds the
+  // text already in Hono's body cache.
+  (c.req.bodyCache as { text?: Promise<string> }).text = readIncoming(incoming, MAX_BODY_BYTES);
+  await parseBody(c, next);
 };

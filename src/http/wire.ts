@@ -12,9 +12,14 @@ import type { Context } from 'hono';
 
 const responsesWithRequestId = new WeakSet<Response>();
 
+/** The Node request behind a Hono request; none in app.request() tests. */
+export function nodeRequest(c: Context): IncomingMessage | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+}
+
 /** The request's header `name` (lower case), from Node's parsed headers when a Node request is behind it. */
 export function requestHeader(c: Context, name: string): string | undefined {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = nodeRequest(c);
   if (!incoming) return c.req.header(name);
   const value = incoming.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
