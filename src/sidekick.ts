@@ -11,6 +11,7 @@ import { deriveKey } from './services/crypto.ts';
 import { createJwtCodec } from './services/jwt.ts';
 import { createAuthService } from './services/auth.ts';
 import { createMailer } from './services/mailer.ts';
+import { createMailQueueService } from './services/mail-queue.ts';
 import { createMaintenanceService } from './services/maintenance.ts';
 import { createPasswordHasher } from './services/password-hasher.ts';
 import { createPasswordResetService } from './services/password-reset.ts';
@@ -108,6 +109,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     accounts,
     userImport: createUserImportService({ db, users, hasher, accounts, clock }),
     maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, clock }),
+    mailQueue: createMailQueueService({ db, outbox, clock }),
     outbox,
     health: () => db.prepare('SELECT 1').get() !== undefined,
   };

@@ -1,24 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SidekickCommand } from '../../src/cli/base-command.ts';
-import { table } from '../../src/cli/present.ts';
+import { mailJson, table } from '../../src/cli/present.ts';
 import type { OutboxEntry } from '../../src/store/outbox.ts';
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** What an operator sees of a queued mail: never its body, which may carry a live code or link. */
-export function mailJson(entry: OutboxEntry) {
-  return {
-    id: entry.id,
-    to: entry.recipient,
-    subject: entry.subject,
-    status: entry.status,
-    attempts: entry.attempts,
-    next_attempt_at: entry.status === 'pending' ? iso(entry.nextAttemptAt) : null,
-    last_error: entry.lastError,
-    created_at: iso(entry.createdAt),
-    sent_at: iso(entry.sentAt),
-  };
-}
 
 export default class MailList extends SidekickCommand {
   static override summary = 'List the mail outbox: pending, failed and recently sent messages.';
@@ -47,6 +30,5 @@ export default class MailList extends SidekickCommand {
             mails.map((m) => [String(m.id), m.status, String(m.attempts), m.to, m.subject, m.last_error ?? '-']),
           ),
     );
-
   }
 }

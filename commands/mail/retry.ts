@@ -28,11 +28,7 @@ export default class MailRetry extends SidekickCommand {
       return Number(value);
     });
     const sidekick = this.openExisting();
-    const { outbox } = sidekick.services;
-    const now = sidekick.clock.now();
-    const wanted = flags['all-failed'] ? outbox.list('failed', 1_000_000).map((entry) => entry.id) : ids;
-    const requeued = sidekick.db.immediate(() => wanted.filter((id) => outbox.requeue(id, now)));
-    const skipped = wanted.filter((id) => !requeued.includes(id));
+    const { requeued, skipped } = sidekick.services.mailQueue.requeueFailed(flags['all-failed'] ? 'all-failed' : ids);
     if (!flags['all-failed'] && requeued.length === 0) {
       throw new CliError(`no failed message with id ${skipped.join(', ')}`, EXIT.notFound);
     }
@@ -44,6 +40,5 @@ export default class MailRetry extends SidekickCommand {
       if (requeued.length > 0) lines.push(mail === 'delivered' ? 'Delivered.' : 'Queued; the server will deliver them.');
       return lines.join('\n');
     });
-
   }
 }

@@ -1,3 +1,4 @@
+import type { OutboxEntry } from '../store/outbox.ts';
 import type { User } from '../store/users.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -24,6 +25,21 @@ export function userJson(user: User) {
 }
 
 export type UserJson = ReturnType<typeof userJson>;
+
+/** What an operator sees of a queued mail: never its body, which may carry a live code or link. */
+export function mailJson(entry: OutboxEntry) {
+  return {
+    id: entry.id,
+    to: entry.recipient,
+    subject: entry.subject,
+    status: entry.status,
+    attempts: entry.attempts,
+    next_attempt_at: entry.status === 'pending' ? iso(entry.nextAttemptAt) : null,
+    last_error: entry.lastError,
+    created_at: iso(entry.createdAt),
+    sent_at: iso(entry.sentAt),
+  };
+}
 
 /** `key: value` lines, keys aligned. */
 export function describe(record: Record<string, unknown>): string {

@@ -73,8 +73,9 @@ export function createAccountService(deps: AccountServiceDeps) {
   });
 
   function requireUser(email: string): User {
-    const user = users.findByEmail(email.trim().toLowerCase());
-    if (!user) throw notFound(`no user with email ${email.trim().toLowerCase()}`);
+    const normalized = email.trim().toLowerCase();
+    const user = users.findByEmail(normalized);
+    if (!user) throw notFound(`no user with email ${normalized}`);
     return user;
   }
 

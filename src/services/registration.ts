@@ -108,7 +108,8 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
     },
 
     /** A fresh code for a pending registration (operators); the old code dies. */
-    resendCode(email: string): void {
+    /** Returns the email as stored (trimmed, lower-cased). */
+    resendCode(email: string): string {
       const normalized = email.trim().toLowerCase();
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
       db.immediate(() => {
@@ -119,6 +120,7 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
         registrations.put(normalized, codeHash(normalized, code), now, now + deps.otpTtl * 1000);
         mailer.enqueue(normalized, registrationCodeMail(code, deps.otpTtl));
       });
+      return normalized;
     },
   };
 }
