@@ -183,9 +183,12 @@ export function createUserImportService(deps: UserImportDeps) {
       try {
         const checked = accounts.validateNewUser(values, { isStaff, isSuperuser });
         const earlier = seen.get(checked.user.email);
-        if (earlier !== undefined) fields.email = [`Same email as row ${earlier}.`];
-        else if (users.emailExists(checked.user.email)) fields.email = emailTaken().fields!.email;
-        seen.set(checked.user.email, seen.get(checked.user.email) ?? row);
+        if (earlier !== undefined) {
+          fields.email = [`Same email as row ${earlier}.`];
+        } else {
+          seen.set(checked.user.email, row);
+          if (users.emailExists(checked.user.email)) fields.email = emailTaken().fields!.email;
+        }
         if (Object.keys(fields).length === 0) valid.push(checked);
       } catch (error) {
         if (!(error instanceof SidekickError) || !error.fields) throw error;
