@@ -13,6 +13,12 @@ export interface Database {
   readonly driver: string;
   prepare<Row = Record<string, SqlValue>>(sql: string): Statement<Row>;
   exec(sql: string): void;
+  /**
+   * A value that differs from the last one read whenever the data may have changed in between: a commit
+   * by any other connection or process (SQLite's data_version) or a row written by this connection
+   * (total_changes()). One cheap statement, no table read.
+   */
+  changeStamp(): string;
   /** Runs `work` inside BEGIN IMMEDIATE … COMMIT. `work` must be synchronous: never await inside. */
   immediate<T>(work: () => T): T;
   /** Online, consistent copy of the whole database into `file`. */
@@ -52,12 +58,19 @@ export function openDatabase(path: string): Database {
   const begin = connection.prepare('BEGIN IMMEDIATE');
   const commit = connection.prepare('COMMIT');
   const rollback = connection.prepare('ROLLBACK');
+  const stamp = connection.prepare<{ remote: number; local: number }>(
+    'SELECT data_version AS remote, total_changes() AS local FROM pragma_data_version',
+  );
 
   return {
     path,
     driver: sqliteDriver.name,
     prepare: <Row>(sql: string) => connection.prepare<Row>(sql),
     exec: (sql) => connection.exec(sql),
+    changeStamp() {
+      const { remote, local } = stamp.get()!;
+      return `${remote}:${local}`;
+    },
     immediate<T>(work: () => T): T {
       begin.run();
       try {

@@ -1,12 +1,13 @@
 import type { Database } from '../db/database.ts';
 import { SidekickError } from '../errors.ts';
-import type { SessionStore } from '../store/sessions.ts';
+import type { SessionStore, SessionUser } from '../store/sessions.ts';
 import type { User, UserStore } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import { randomHex, sha256Hex } from './crypto.ts';
 import { InvalidJwtError, type JwtClaims, type JwtCodec } from './jwt.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { LIMITS, type ThrottleService } from './throttle.ts';
+import { createUnchangedCache } from './unchanged-cache.ts';
 
 export type Credential =
   | { kind: 'jwt'; claims: JwtClaims }
@@ -23,6 +24,9 @@ export interface TokenPair {
 }
 
 export const OPAQUE_TOKEN_PATTERN = /^[0-9a-f]{40}$/;
+
+/** Live sessions whose user the per-request check remembers (see liveSession); one is well under 1 KiB. */
+const LIVE_SESSIONS_REMEMBERED = 10_000;
 
 const tokenInvalid = (message = 'Token is invalid or expired') => new SidekickError('token_not_valid', message);
 
@@ -42,6 +46,18 @@ export interface CredentialServiceDeps {
 /** Passwords in, credentials out; and every credential checked on every request. */
 export function createCredentialService(deps: CredentialServiceDeps) {
   const { db, users, sessions, hasher, jwt, throttle, clock } = deps;
+  const liveSessions = createUnchangedCache<SessionUser>(db, LIVE_SESSIONS_REMEMBERED);
+
+  /**
+   * The session, if unexpired and its user exists (active or not). Asked on every authenticated request:
+   * the answer is remembered until the database changes (by any connection), so it is always what the
+   * query would say now; the session's end is checked here, against the clock.
+   */
+  function liveSession(key: string, read: (now: number) => SessionUser | undefined): SessionUser | undefined {
+    const now = clock.now();
+    const live = liveSessions.get(key, () => read(now));
+    return live && live.sessionExpiresAt > now ? live : undefined;
+  }
 
   /**
    * The user whose email and password these are, active, or undefined. Unknown emails cost a full
@@ -77,7 +93,8 @@ export function createCredentialService(deps: CredentialServiceDeps) {
   }
 
   async function issueJwtPair(user: User, sid = randomHex(16)): Promise<TokenPair> {
-    const [access, refresh] = await Promise.all([jwt.sign('access', user.id, sid), jwt.sign('refresh', user.id, sid)]);
+    const access = jwt.sign('access', user.id, sid);
+    const refresh = jwt.sign('refresh', user.id, sid);
     const now = clock.now();
     db.immediate(() => {
       sessions.create(sid, user.id, 'jwt', now, refresh.claims.exp * 1000);
@@ -109,7 +126,9 @@ export function createCredentialService(deps: CredentialServiceDeps) {
 
   /** Verified claims whose user is alive and active and whose session and jti are unrevoked. */
   function liveClaims(claims: JwtClaims): Authenticated {
-    const user = sessions.userForJwt(claims.sid, claims.user_id, claims.jti, clock.now());
+    const user = liveSession(`jwt ${claims.sid} ${claims.user_id} ${claims.jti}`, (now) =>
+      sessions.userForJwt(claims.sid, claims.user_id, claims.jti, now),
+    )?.user;
     if (!user || !user.isActive) throw tokenInvalid();
     return { user, credential: { kind: 'jwt', claims } };
   }
@@ -149,11 +168,14 @@ export function createCredentialService(deps: CredentialServiceDeps) {
           throw error;
         }
       }
-      const sessionId = OPAQUE_TOKEN_PATTERN.test(value) ? sha256Hex(value) : undefined;
-      const user = sessionId && sessions.userForToken(sessionId, clock.now());
-      if (!user) throw new SidekickError('authentication_failed', 'Invalid token.');
-      if (!user.isActive) throw new SidekickError('authentication_failed', 'User inactive or deleted.');
-      return { user, credential: { kind: 'token', sessionId: sessionId! } };
+      // Remembered under the token itself, so a known session costs no hash on the way in (the token is
+      // held in this process's memory only, as it is while the request is read).
+      const session = OPAQUE_TOKEN_PATTERN.test(value)
+        ? liveSession(`token ${value}`, (now) => sessions.userForToken(sha256Hex(value), now))
+        : undefined;
+      if (!session) throw new SidekickError('authentication_failed', 'Invalid token.');
+      if (!session.user.isActive) throw new SidekickError('authentication_failed', 'User inactive or deleted.');
+      return { user: session.user, credential: { kind: 'token', sessionId: session.sessionId } };
     },
 
     /**
@@ -167,10 +189,10 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         throw tokenInvalid();
       }
       const { user } = liveClaims(claims);
-      const access = await jwt.sign('access', user.id, claims.sid);
+      const access = jwt.sign('access', user.id, claims.sid);
       if (!deps.rotateRefreshTokens) return { access: access.token };
 
-      const next = await jwt.sign('refresh', user.id, claims.sid);
+      const next = jwt.sign('refresh', user.id, claims.sid);
       const rotated = db.immediate(() => {
         // Re-checked inside the transaction: of two parallel refreshes with one token, one rotates.
         if (sessions.isJwtRevoked(claims.jti)) return false;

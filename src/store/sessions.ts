@@ -3,6 +3,19 @@ import { USER_COLUMNS, toUser, type User, type UserRow } from './users.ts';
 
 export type SessionKind = 'jwt' | 'token';
 
+/** A session's user, alive, with the session's id and end (epoch ms). */
+export interface SessionUser {
+  user: User;
+  sessionId: string;
+  sessionExpiresAt: number;
+}
+
+type SessionUserRow = UserRow & { session_id: string; session_expires_at: number };
+const SESSION_COLUMNS = 'sessions.id AS session_id, sessions.expires_at AS session_expires_at';
+
+const toSessionUser = (row: SessionUserRow | undefined): SessionUser | undefined =>
+  row && { user: toUser(row), sessionId: row.session_id, sessionExpiresAt: row.session_expires_at };
+
 /** Sessions (JWT families and opaque tokens) and single revoked JWTs. */
 export function createSessionStore(db: Database) {
   const insert = db.prepare(
@@ -12,11 +25,11 @@ export function createSessionStore(db: Database) {
   const remove = db.prepare('DELETE FROM sessions WHERE id = ?');
   const removeForUser = db.prepare('DELETE FROM sessions WHERE user_id = ?');
   // One statement per authenticated request: the user, alive and active, with the session unrevoked.
-  const userForJwt = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM sessions
+  const userForJwt = db.prepare<SessionUserRow>(`SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM sessions
       JOIN users ON users.id = sessions.user_id
     WHERE sessions.id = ? AND sessions.user_id = ? AND sessions.kind = 'jwt' AND sessions.expires_at > ?
       AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = ?)`);
-  const userForToken = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM sessions
+  const userForToken = db.prepare<SessionUserRow>(`SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM sessions
       JOIN users ON users.id = sessions.user_id
     WHERE sessions.id = ? AND sessions.kind = 'token' AND sessions.expires_at > ?`);
   const revokeJwt = db.prepare('INSERT OR IGNORE INTO revoked_jwts (jti, expires_at) VALUES (?, ?)');
@@ -33,14 +46,8 @@ export function createSessionStore(db: Database) {
     extend: (id: string, expiresAt: number) => void extend.run(expiresAt, id),
     delete: (id: string) => remove.run(id).changes === 1,
     deleteForUser: (userId: number) => removeForUser.run(userId).changes,
-    userForJwt: (sid: string, userId: number, jti: string, now: number): User | undefined => {
-      const row = userForJwt.get(sid, userId, now, jti);
-      return row && toUser(row);
-    },
-    userForToken: (tokenHash: string, now: number): User | undefined => {
-      const row = userForToken.get(tokenHash, now);
-      return row && toUser(row);
-    },
+    userForJwt: (sid: string, userId: number, jti: string, now: number) => toSessionUser(userForJwt.get(sid, userId, now, jti)),
+    userForToken: (tokenHash: string, now: number) => toSessionUser(userForToken.get(tokenHash, now)),
     revokeJwt: (jti: string, expiresAt: number) => void revokeJwt.run(jti, expiresAt),
     isJwtRevoked: (jti: string) => jwtRevoked.get(jti) !== undefined,
     liveCount: (userId: number, now: number) => liveCount.get(userId, now)!.n,
