@@ -1,17 +1,15 @@
-import type { Hono, MiddlewareHandler } from 'hono';
 import type { Services } from '../sidekick.ts';
-import type { AppEnv } from './context.ts';
-import { resource } from './context.ts';
-import { jsonResponse } from './wire.ts';
+import type { Router } from './context.ts';
+import { clientAddress, jsonResponse } from './wire.ts';
 import { resetPage, resetResultPage, wantsHtml } from './reset-page.ts';
 import { accountsProfile } from './serializers.ts';
 import { SidekickError } from '../errors.ts';
 
 /** The accounts API (document 000, contract §2). */
-export function accountsRoutes(app: Hono<AppEnv>, services: Services, requireAuth: MiddlewareHandler<AppEnv>) {
+export function accountsRoutes(router: Router, services: Services) {
   const { auth, registration, passwordReset, accounts } = services;
 
-  resource(app, ['/api/users/register/'], {
+  router.resource(['/api/users/register/'], {
     POST: async (c) => {
       const body = c.get('body') as Record<string, unknown>;
       if (body && typeof body === 'object' && 'otp' in body) {
@@ -21,26 +19,25 @@ export function accountsRoutes(app: Hono<AppEnv>, services: Services, requireAut
     },
   });
 
-  resource(app, ['/api/users/login/', '/api/token/'], {
-    POST: async (c) => jsonResponse(c, await auth.withJwt(c.get('body'), c.get('clientAddress'))),
+  router.resource(['/api/users/login/', '/api/token/'], {
+    POST: async (c) => jsonResponse(c, await auth.withJwt(c.get('body'), clientAddress(c))),
   });
 
-  resource(
-    app,
+  router.resource(
     ['/api/users/profile/'],
     {
       GET: (c) => jsonResponse(c, accountsProfile(c.get('auth').user)),
       PUT: (c) => jsonResponse(c, accountsProfile(accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
       PATCH: (c) => jsonResponse(c, accountsProfile(accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
     },
-    [requireAuth],
+    { authenticated: true },
   );
 
-  resource(app, ['/api/users/reset-password/'], {
+  router.resource(['/api/users/reset-password/'], {
     POST: (c) => jsonResponse(c, passwordReset.requestLink(c.get('body'))),
   });
 
-  resource(app, ['/api/users/reset/:uidb64/:token/'], {
+  router.resource(['/api/users/reset/:uidb64/:token/'], {
     GET: (c) => {
       const { uidb64, token } = c.req.param();
       try {
@@ -65,24 +62,23 @@ export function accountsRoutes(app: Hono<AppEnv>, services: Services, requireAut
     },
   });
 
-  resource(app, ['/api/token/refresh/'], {
+  router.resource(['/api/token/refresh/'], {
     POST: async (c) => jsonResponse(c, await auth.refresh(c.get('body'))),
   });
-  resource(app, ['/api/token/verify/'], {
+  router.resource(['/api/token/verify/'], {
     POST: async (c) => {
       await auth.verify(c.get('body'));
       return jsonResponse(c, {});
     },
   });
-  resource(app, ['/api/token/blacklist/'], {
+  router.resource(['/api/token/blacklist/'], {
     POST: async (c) => {
       await auth.blacklist(c.get('body'));
       return jsonResponse(c, {});
     },
   });
 
-  resource(
-    app,
+  router.resource(
     ['/api/users/delete/'],
     {
       DELETE: (c) => {
@@ -90,6 +86,6 @@ export function accountsRoutes(app: Hono<AppEnv>, services: Services, requireAut
         return jsonResponse(c, { message: 'user deleted successfully' });
       },
     },
-    [requireAuth],
+    { authenticated: true },
   );
 }

@@ -2,13 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { SidekickError } from '../errors.ts';
+import type { AppContext } from './context.ts';
 import { nodeRequest } from './wire.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const tooLarge = () => new SidekickError('payload_too_large', 'Request body is too large.');
-
-const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Refuses bodies over 64 KiB, whether announced by Content-Length or streamed. */
 const limitBody: MiddlewareHandler = bodyLimit({
@@ -28,7 +27,7 @@ function formToObject(text: string): Record<string, string> {
  * Parses JSON or form bodies into `c.var.body`; an empty body is `{}`. Any other content type is 415,
  * malformed JSON 400 `parse_error`.
  */
-const parseBody: MiddlewareHandler<{ Variables: { body: unknown } }> = async (c, next) => {
+async function parseBody(c: AppContext): Promise<void> {
   const text = await c.req.text();
   const mediaType = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
   if (text.length === 0) {
@@ -47,8 +46,7 @@ const parseBody: MiddlewareHandler<{ Variables: { body: unknown } }> = async (c,
       `Unsupported media type "${mediaType || 'none'}" in request.`,
     );
   }
-  return next();
-};
+}
 
 /** The body as text, refused once it passes `max` bytes, announced or streamed. */
 function readIncoming(incoming: IncomingMessage, max: number): Promise<string> {
@@ -78,23 +76,21 @@ function readIncoming(incoming: IncomingMessage, max: number): Promise<string> {
   });
 }
 
-/** Reads, size-limits and parses the request body into `c.var.body` (see parseBody). */
-export const readBody: MiddlewareHandler<{ Variables: { body: unknown } }> = async (c, next) => {
-  // Bodyless methods never touch the body: merely asking for one makes the node adapter build a full
-  // fetch Request (with an AbortSignal) for every authenticated read.
-  if (BODYLESS.has(c.req.method)) {
-    c.set('body', {});
-    return next();
-  }
+/**
+ * Reads, size-limits and parses the request body into `c.var.body` (see parseBody). Only for methods
+ * that carry a body: merely asking for one makes the node adapter build a full fetch Request (with an
+ * AbortSignal).
+ */
+export async function readBody(c: AppContext): Promise<void> {
   const incoming = nodeRequest(c);
   if (!incoming || incoming.readableEnded) {
     // No Node request behind it (app.request() in tests): the web-stream path.
-    await limitBody(c, async () => void (await parseBody(c, next)));
+    await limitBody(c, () => parseBody(c));
     return;
   }
   // Hono's body limit re-wraps the request in a counting web stream and a second Request; reading
   // Node's own stream is several times cheaper and enforces the same limit. parseBody then finds the
   // text already in Hono's body cache.
   (c.req.bodyCache as { text?: Promise<string> }).text = readIncoming(incoming, MAX_BODY_BYTES);
-  await parseBody(c, next);
-};
+  await parseBody(c);
+}

@@ -1,6 +1,7 @@
-import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { Authenticated } from '../services/credentials.ts';
 import { SidekickError } from '../errors.ts';
+import { readBody } from './body.ts';
 import { errorResponse } from './errors.ts';
 
 export interface AppEnv {
@@ -8,38 +9,53 @@ export interface AppEnv {
     body: unknown;
     auth: Authenticated;
     requestId: string;
-    clientAddress: string;
   };
 }
 
 export type AppContext = Context<AppEnv>;
-type Handler = (c: AppContext) => Response | Promise<Response>;
+export type Handler = (c: AppContext) => Response | Promise<Response>;
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/**
- * Registers one resource: its handlers per method, and 405 with `Allow` for every other method,
- * as DRF answers. Paths match with or without the trailing slash (the app is not strict).
- */
-export function resource(
-  app: Hono<AppEnv>,
-  paths: string[],
-  handlers: Partial<Record<Method, Handler>>,
-  middleware: MiddlewareHandler<AppEnv>[] = [],
-): void {
-  const allowed = Object.keys(handlers) as Method[];
-  const allowHeader = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
-  // Hono's overloads do not take a spread of middleware; the chain is typed by AppEnv all the same.
-  const on = app.on.bind(app) as unknown as (method: string, path: string, ...chain: unknown[]) => void;
-  const notAllowed: Handler = (c) => {
-    if (c.req.method === 'OPTIONS') return c.body(null, 200, { Allow: allowHeader });
-    return errorResponse(c, new SidekickError('method_not_allowed', `Method "${c.req.method}" not allowed.`), { Allow: allowHeader });
-  };
-  // A non-strict Hono app drops the request's trailing slash before matching, so routes are
-  // registered without it.
-  for (const path of paths.map((p) => p.replace(/\/+$/, ''))) {
-    for (const method of allowed) on(method, path, ...middleware, handlers[method]!);
-    // Like DRF, authentication runs before the method check: an anonymous DELETE on a GET-only
-    // resource is 401, not 405.
-    app.all(path, ...(middleware as []), notAllowed);
-  }
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface RouterParts {
+  /** What every answer goes through (request id, errors, headers, the log line); see envelope.ts. */
+  answer(c: AppContext, work: Handler): Promise<Response>;
+  authenticate(c: AppContext): Promise<Authenticated>;
 }
+
+/**
+ * Registers resources: one Hono handler per path that authenticates when asked, checks the method (405
+ * with `Allow` otherwise, as DRF answers), reads the body of methods that carry one, and runs the
+ * method's handler. One handler, not a middleware chain: Hono calls a lone handler directly, where a
+ * chain costs a composed async dispatch per link on every request.
+ */
+export function createRouter(app: Hono<AppEnv>, parts: RouterParts) {
+  return {
+    /** Paths match with or without the trailing slash (the app is not strict). */
+    resource(paths: string[], handlers: Partial<Record<Method, Handler>>, options: { authenticated?: boolean } = {}): void {
+      const allowed = Object.keys(handlers) as Method[];
+      const allowHeader = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+      const work: Handler = async (c) => {
+        // Like DRF, authentication comes first: an anonymous DELETE on a GET-only resource is 401, not 405.
+        if (options.authenticated) c.set('auth', await parts.authenticate(c));
+        const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+        const handler = handlers[method as Method];
+        if (!handler) {
+          if (method === 'OPTIONS') return c.body(null, 200, { Allow: allowHeader });
+          return errorResponse(c, new SidekickError('method_not_allowed', `Method "${method}" not allowed.`), {
+            Allow: allowHeader,
+          });
+        }
+        if (!BODYLESS.has(method)) await readBody(c);
+        return handler(c);
+      };
+      const endpoint = (c: AppContext) => parts.answer(c, work);
+      // A non-strict Hono app drops the request's trailing slash before matching, so routes are
+      // registered without it.
+      for (const path of paths) app.all(path.replace(/\/+$/, ''), endpoint);
+    },
+  };
+}
+
+export type Router = ReturnType<typeof createRouter>;

@@ -1,31 +1,28 @@
-import type { Hono, MiddlewareHandler } from 'hono';
 import type { Services } from '../sidekick.ts';
-import type { AppEnv } from './context.ts';
-import { resource } from './context.ts';
-import { jsonResponse } from './wire.ts';
+import type { Router } from './context.ts';
+import { clientAddress, jsonResponse } from './wire.ts';
 import { kitchenProfile } from './serializers.ts';
 
 /** The kitchen API (document 002, contract §3), at the root and under `/auth/` where it first lived. */
-export function kitchenRoutes(app: Hono<AppEnv>, services: Services, requireAuth: MiddlewareHandler<AppEnv>) {
+export function kitchenRoutes(router: Router, services: Services) {
   const { auth, accounts } = services;
   const both = (path: string) => [path, `/auth${path}`];
 
-  resource(app, both('/users/'), {
+  router.resource(both('/users/'), {
     POST: async (c) => {
       const user = await accounts.signUp(c.get('body'));
       return jsonResponse(c, { user_id: user.id, email: user.email, token: auth.tokenFor(user) }, 201);
     },
   });
 
-  resource(app, both('/token/'), {
+  router.resource(both('/token/'), {
     POST: async (c) => {
-      const { token, user } = await auth.withToken(c.get('body'), c.get('clientAddress'));
+      const { token, user } = await auth.withToken(c.get('body'), clientAddress(c));
       return jsonResponse(c, { token, user_id: user.id, email: user.email });
     },
   });
 
-  resource(
-    app,
+  router.resource(
     both('/logout/'),
     {
       POST: (c) => {
@@ -33,17 +30,16 @@ export function kitchenRoutes(app: Hono<AppEnv>, services: Services, requireAuth
         return jsonResponse(c, { detail: 'Logged out successfully.' });
       },
     },
-    [requireAuth],
+    { authenticated: true },
   );
 
-  resource(
-    app,
+  router.resource(
     both('/users/me/'),
     {
       GET: (c) => jsonResponse(c, kitchenProfile(c.get('auth').user)),
       PUT: (c) => jsonResponse(c, kitchenProfile(accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
       PATCH: (c) => jsonResponse(c, kitchenProfile(accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
     },
-    [requireAuth],
+    { authenticated: true },
   );
 }

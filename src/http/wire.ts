@@ -17,6 +17,11 @@ export function nodeRequest(c: Context): IncomingMessage | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 }
 
+/** The peer's address, read straight off the socket (getConnInfo builds a whole object and throws without one). */
+export function clientAddress(c: Context): string {
+  return nodeRequest(c)?.socket?.remoteAddress ?? 'unknown';
+}
+
 /** The request's header `name` (lower case), from Node's parsed headers when a Node request is behind it. */
 export function requestHeader(c: Context, name: string): string | undefined {
   const incoming = nodeRequest(c);

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { routePath } from 'hono/route';
+import type { Logger } from '../logger.ts';
+import type { AppContext, Handler } from './context.ts';
+import { handleError } from './errors.ts';
+import { isStamped, requestHeader } from './wire.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * What every answer goes through, found or not: a request id (the client's, if well formed), failures
+ * turned into the contract's error answers, the contract's headers, and one log line.
+ */
+export function createEnvelope(logger: Logger) {
+  // Request lines carry fixed, non-secret fields only (a validated id, the route pattern, never the
+  // path): they skip redaction, which would cost more than the rest of the line.
+  const requestLog = logger.child({}, { redact: [] });
+  const failed = handleError(logger);
+
+  return async function answer(c: AppContext, work: Handler): Promise<Response> {
+    const started = performance.now();
+    const incoming = requestHeader(c, 'x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    let response: Response;
+    try {
+      response = await work(c);
+    } catch (error) {
+      response = failed(error as Error, c);
+    }
+    if (!isStamped(response)) {
+      // Answers not made by jsonResponse (HTML pages, OPTIONS) get the same headers here.
+      const headers = response.headers;
+      headers.set('X-Request-Id', requestId);
+      // Hono's c.json() says only `application/json`; the contract promises the charset too.
+      if (headers.get('content-type') === 'application/json') headers.set('Content-Type', 'application/json; charset=utf-8');
+    }
+    // The route pattern, never the raw path: reset links carry their token in the path.
+    requestLog.info(
+      {
+        reqId: requestId,
+        method: c.req.method,
+        route: routePath(c, -1),
+        status: response.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      },
+      'request',
+    );
+    return response;
+  };
+}
