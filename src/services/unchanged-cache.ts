@@ -36,5 +36,3 @@ export function createUnchangedCache<Value>(db: Database, maxEntries: number) {
     },
   };
 }
-
-export type UnchangedCache<Value> = ReturnType<typeof createUnchangedCache<Value>>;
