@@ -218,7 +218,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       const user = requireUser(email);
       if (!user.isActive) throw new SidekickError('permission_denied', `user ${user.email} is inactive`);
       if (kind === 'token') return { user, kind, token: credentials.issueOpaqueToken(user) };
-      return { user, kind, ...(await credentials.issueJwtPair(user)) };
+      return { user, kind, ...credentials.issueJwtPair(user) };
     },
 
     list(limit = 1000, offset = 0): { users: User[]; total: number } {

@@ -92,7 +92,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     return user;
   }
 
-  async function issueJwtPair(user: User, sid = randomHex(16)): Promise<TokenPair> {
+  function issueJwtPair(user: User, sid = randomHex(16)): TokenPair {
     const access = jwt.sign('access', user.id, sid);
     const refresh = jwt.sign('refresh', user.id, sid);
     const now = clock.now();

@@ -30,7 +30,7 @@ const jwt = [];
 const opaque = [];
 for (let i = 0; i < sampled; i++) {
   const user = users.findByEmail(emails[Math.floor((i * count) / sampled)]);
-  jwt.push(await sidekick.services.credentials.issueJwtPair(user));
+  jwt.push(sidekick.services.credentials.issueJwtPair(user));
   opaque.push(sidekick.services.credentials.issueOpaqueToken(user));
 }
 await sidekick.close();

@@ -59,7 +59,7 @@ describe('token:* commands against a live server on the same database', () => {
   it('token:revoke --jti revokes a refresh token by its id', async () => {
     const { sidekick, url } = await serveWithUser('jti@example.com');
     const user = sidekick.services.accounts.requireUser('jti@example.com');
-    const { refresh } = await sidekick.services.credentials.issueJwtPair(user);
+    const { refresh } = sidekick.services.credentials.issueJwtPair(user);
     const { jti } = JSON.parse(Buffer.from(refresh.split('.')[1], 'base64url').toString());
     const refreshOnce = () =>
       fetch(`${url}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh }) }).then(
