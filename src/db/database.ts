@@ -1,4 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
+import { createChangeStamp } from './change-stamp.ts';
 import { sqliteDriver, type SqlValue, type Statement } from './sqlite-driver.ts';
 
 export type { SqlParams, SqlValue, Statement } from './sqlite-driver.ts';
@@ -15,10 +16,11 @@ export interface Database {
   exec(sql: string): void;
   /**
    * A value that differs from the last one read whenever the data may have changed in between: a commit
-   * by any other connection or process (SQLite's data_version) or a row written by this connection
-   * (total_changes()). One cheap statement, no table read.
+   * by this or any other connection or process. No table read; see change-stamp.ts.
    */
   changeStamp(): string;
+  /** Where changeStamp() reads from: the wal-index file, or a statement where there is none. */
+  readonly changeStampSource: 'wal-index' | 'sql';
   /** Runs `work` inside BEGIN IMMEDIATE … COMMIT. `work` must be synchronous: never await inside. */
   immediate<T>(work: () => T): T;
   /** Online, consistent copy of the whole database into `file`. */
@@ -46,7 +48,7 @@ function createOwnerOnly(path: string): void {
 export function openDatabase(path: string): Database {
   createOwnerOnly(path);
   const connection = sqliteDriver.open(path, BUSY_TIMEOUT_MS);
-  connection.exec('PRAGMA journal_mode = WAL');
+  const walMode = connection.prepare<{ journal_mode: string }>('PRAGMA journal_mode = WAL').get()?.journal_mode === 'wal';
   // FULL: a revocation or a consumed code that was acknowledged must survive power loss.
   connection.exec('PRAGMA synchronous = FULL');
   connection.exec('PRAGMA foreign_keys = ON');
@@ -58,19 +60,25 @@ export function openDatabase(path: string): Database {
   const begin = connection.prepare('BEGIN IMMEDIATE');
   const commit = connection.prepare('COMMIT');
   const rollback = connection.prepare('ROLLBACK');
-  const stamp = connection.prepare<{ remote: number; local: number }>(
+  // Commits by other connections (data_version) and rows written by this one (total_changes()).
+  const sqlStamp = connection.prepare<{ remote: number; local: number }>(
     'SELECT data_version AS remote, total_changes() AS local FROM pragma_data_version',
   );
+  const readSqlStamp = () => {
+    const { remote, local } = sqlStamp.get()!;
+    return `${remote}:${local}`;
+  };
+  // The first read of a database in WAL mode creates its wal-index file, which the stamp then reads.
+  readSqlStamp();
+  const stamp = createChangeStamp(path, walMode, readSqlStamp);
 
   return {
     path,
     driver: sqliteDriver.name,
     prepare: <Row>(sql: string) => connection.prepare<Row>(sql),
     exec: (sql) => connection.exec(sql),
-    changeStamp() {
-      const { remote, local } = stamp.get()!;
-      return `${remote}:${local}`;
-    },
+    changeStamp: () => stamp.read(),
+    changeStampSource: stamp.source,
     immediate<T>(work: () => T): T {
       begin.run();
       try {
@@ -90,6 +98,9 @@ export function openDatabase(path: string): Database {
     },
     backup: (file) => connection.backup(file),
     checkpoint: () => connection.exec('PRAGMA wal_checkpoint(TRUNCATE)'),
-    close: () => connection.close(),
+    close: () => {
+      connection.close();
+      stamp.close();
+    },
   };
 }

@@ -3,8 +3,8 @@ import type { Database } from '../db/database.ts';
 /**
  * Answers of database reads, kept for as long as the database is unchanged.
  *
- * Every lookup first asks SQLite whether anything was written since the answers were read (one statement,
- * far cheaper than the reads it saves); if so, every answer is forgotten. A remembered answer is therefore
+ * Every lookup first asks whether anything was committed since the answers were read (the database's
+ * change stamp, far cheaper than the reads it saves); if so, every answer is forgotten. A remembered answer is therefore
  * what the read would return now: a logout, a revocation or a deactivation, here or by the CLI or another
  * worker, reaches the very next request. The stamp is read before the answer, so a write landing between
  * the two only makes the next lookup read again.
