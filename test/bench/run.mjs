@@ -70,15 +70,34 @@ function rssMb(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
 }
 
+/**
+ * CPU seconds used so far by a process and its children (cluster workers), from /proc; undefined where
+ * there is no /proc. Clock ticks are 1/100 s on Linux.
+ */
+function cpuSeconds(pid) {
+  try {
+    const ticks = (id) => {
+      const fields = readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1].split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
+    return [pid, ...children].reduce((sum, id) => sum + ticks(id), 0) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 function load(url, { connections, request, duration = settings.duration }) {
   return autocannon({ url, connections, duration, timeout: 30, requests: Array.isArray(request) ? request : [request] });
 }
 
 const failures = (result) => result.errors + result.timeouts + result.non2xx;
 
-/** One table row from the best of `rounds`; errors and requests count over all of them. */
-function summarise(name, connections, ...rounds) {
+/** One table row from the best of `rounds`; errors, requests and CPU (`cpu`, when measured) count over all of them. */
+function summarise(name, connections, rounds, cpu) {
   const best = rounds.reduce((a, b) => (b.requests.average > a.requests.average ? b : a));
+  const requests = rounds.reduce((sum, round) => sum + round.requests.total, 0);
+  const perRequest = (seconds) => (seconds === undefined ? undefined : Math.round((seconds / requests) * 1e7) / 10);
   return {
     name,
     connections,
@@ -86,7 +105,9 @@ function summarise(name, connections, ...rounds) {
     p50: best.latency.p50,
     p99: best.latency.p99,
     errors: rounds.reduce((sum, round) => sum + failures(round), 0),
-    requests: rounds.reduce((sum, round) => sum + round.requests.total, 0),
+    requests,
+    serverCpuUs: perRequest(cpu?.server),
+    generatorCpuUs: perRequest(cpu?.generator),
     roundsRps: rounds.map((round) => Math.round(round.requests.average)),
     statusCodes: best.statusCodeStats,
   };
@@ -98,11 +119,25 @@ async function warmUp(url, requests) {
   await load(url, { connections: 50, request: [...requests.profile, ...requests.me], duration: 3 * settings.warmup });
 }
 
-async function scenario(url, name, connections, request, { warmup = settings.warmup, rounds = settings.rounds, duration } = {}) {
+/**
+ * Runs one scenario against `server` and measures, besides throughput, the CPU time per request of the
+ * server (all its processes) and of the load generator (this process): on a machine shared with the load
+ * generator, their sum bounds what any number of server processes can reach.
+ */
+async function scenario(server, name, connections, request, { warmup = settings.warmup, rounds = settings.rounds, duration } = {}) {
+  const { url } = server;
   if (warmup) await load(url, { connections, request, duration: warmup });
   const results = [];
+  const serverBefore = cpuSeconds(server.child.pid);
+  const generatorBefore = process.cpuUsage();
   for (let i = 0; i < rounds; i++) results.push(await load(url, { connections, request, duration }));
-  const row = summarise(name, connections, ...results);
+  const generator = process.cpuUsage(generatorBefore);
+  const serverAfter = cpuSeconds(server.child.pid);
+  const cpu = {
+    server: serverBefore === undefined || serverAfter === undefined ? undefined : serverAfter - serverBefore,
+    generator: (generator.user + generator.system) / 1e6,
+  };
+  const row = summarise(name, connections, results, cpu);
   log(`  ${name}: ${row.rps} req/s (rounds ${row.roundsRps.join(', ')}), p99 ${row.p99} ms, errors ${row.errors}`);
   return row;
 }
@@ -202,7 +237,7 @@ async function main() {
   const measureBare = async (name) => {
     log('bare Hono route …');
     const bare = await startProcess('bare-hono', [path.join(root, 'test/bench/bare-hono.mjs')]);
-    rows.push(await scenario(bare.url, name, 50, { method: 'GET', path: '/json' }));
+    rows.push(await scenario(bare, name, 50, { method: 'GET', path: '/json' }));
     await stopProcess(bare);
   };
   await measureBare('bare hono JSON route');
@@ -210,12 +245,12 @@ async function main() {
   log('sidekick serve (1 worker) …');
   const server = await startProcess('serve-1', ['bin/run.js', 'serve']);
   await warmUp(server.url, requests);
-  rows.push(await scenario(server.url, 'JWT profile read', 50, requests.profile));
-  rows.push(await scenario(server.url, 'opaque-token read', 50, requests.me));
-  rows.push(await scenario(server.url, 'token refresh', 50, requests.refresh));
+  rows.push(await scenario(server, 'JWT profile read', 50, requests.profile));
+  rows.push(await scenario(server, 'opaque-token read', 50, requests.me));
+  rows.push(await scenario(server, 'token refresh', 50, requests.refresh));
   // No warmup: logins cut off at its end would still be hashing when the measurement starts.
   const once = { duration: settings.duration * settings.rounds };
-  rows.push(await scenario(server.url, 'login', 16, requests.login, { warmup: 0, rounds: 1, ...once }));
+  rows.push(await scenario(server, 'login', 16, requests.login, { warmup: 0, rounds: 1, ...once }));
 
   // Logins still queued when the login scenario stopped must not count against the mixed one.
   await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3000));
@@ -224,23 +259,23 @@ async function main() {
     load(server.url, { connections: 10, request: requests.login, ...once }),
     load(server.url, { connections: 40, request: requests.profile, ...once }),
   ]);
-  rows.push(summarise('mixed: login', 10, mixedLogin));
-  rows.push(summarise('mixed: JWT profile read', 40, mixedRead));
+  rows.push(summarise('mixed: login', 10, [mixedLogin]));
+  rows.push(summarise('mixed: JWT profile read', 40, [mixedRead]));
   results.rssMb = Math.round(rssMb(server.child.pid));
   await stopProcess(server);
 
   log('sidekick serve --workers 2 …');
   const cluster = await startProcess('serve-2', ['bin/run.js', 'serve', '--workers', '2']);
   await warmUp(cluster.url, requests);
-  rows.push(await scenario(cluster.url, 'JWT profile read, 2 workers', 50, requests.profile));
-  rows.push(await scenario(cluster.url, 'opaque-token read, 2 workers', 50, requests.me));
+  rows.push(await scenario(cluster, 'JWT profile read, 2 workers', 50, requests.profile));
+  rows.push(await scenario(cluster, 'opaque-token read, 2 workers', 50, requests.me));
   results.workersExit = await stopProcess(cluster);
 
   // Last, on its own server: every registration queues a mail, and delivering thousands of them in the
   // background would otherwise eat into whichever scenario came next.
   log('sidekick serve (1 worker), registration …');
   const mailing = await startProcess('serve-3', ['bin/run.js', 'serve']);
-  rows.push(await scenario(mailing.url, 'registration step 1', 50, requests.register));
+  rows.push(await scenario(mailing, 'registration step 1', 50, requests.register));
   await stopProcess(mailing);
 
   await measureBare('bare hono JSON route, again');
@@ -291,9 +326,30 @@ async function main() {
       : [[`users:list --json (${settings.users} users)`, `${results.usersListMs} ms`, '< 1000 ms', results.usersListMs < 1000 && results.usersListExit === 0]]),
   ].map(([target, measured, goal, met]) => ({ target, measured, goal, met }));
 
+  // The load generator shares the machine: with every core busy, no number of workers can exceed
+  // cores / (server + generator CPU per request).
+  const twoWorkers = byName['JWT profile read, 2 workers'];
+  if (twoWorkers.serverCpuUs && twoWorkers.generatorCpuUs) {
+    const ceiling = (results.cores * 1e6) / (twoWorkers.serverCpuUs + twoWorkers.generatorCpuUs);
+    results.workersCeiling =
+      `     2 workers' JWT read took ${twoWorkers.serverCpuUs} µs of server CPU and ${twoWorkers.generatorCpuUs} µs of load ` +
+      `generator CPU per request: ${results.cores} cores allow at most ${fmt(ceiling)} req/s here, ` +
+      `${fmt(ceiling / solo.rps, 2)}× one worker`;
+  }
+
   const table = [
-    ['scenario', 'conns', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'errors'],
-    ...rows.map((r) => [r.name, r.connections, fmt(r.rps, 1), `${fmt(r.ratio * 100, 1)}%`, r.p50, r.p99, r.errors]),
+    ['scenario', 'conns', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/req: server', 'generator'],
+    ...rows.map((r) => [
+      r.name,
+      r.connections,
+      fmt(r.rps, 1),
+      `${fmt(r.ratio * 100, 1)}%`,
+      r.p50,
+      r.p99,
+      r.errors,
+      r.serverCpuUs ?? '',
+      r.generatorCpuUs ?? '',
+    ]),
   ].map((cells) => cells.map(String));
   const widths = table[0].map((_, i) => Math.max(...table.map((cells) => cells[i].length)));
   const line = (cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
@@ -303,6 +359,7 @@ async function main() {
     ...table.slice(1).map(line),
     '',
     ...results.targets.map((t) => `${t.met ? 'ok  ' : 'MISS'} ${t.target}: ${t.measured} (goal ${t.goal})`),
+    ...(results.workersCeiling ? [results.workersCeiling] : []),
     `total ${results.seconds} s`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
