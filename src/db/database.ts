@@ -48,7 +48,8 @@ function createOwnerOnly(path: string): void {
 export function openDatabase(path: string): Database {
   createOwnerOnly(path);
   const connection = sqliteDriver.open(path, BUSY_TIMEOUT_MS);
-  const walMode = connection.prepare<{ journal_mode: string }>('PRAGMA journal_mode = WAL').get()?.journal_mode === 'wal';
+  const journal = connection.prepare<{ journal_mode: string }>('PRAGMA journal_mode = WAL').get();
+  const walMode = journal?.journal_mode === 'wal';
   // FULL: a revocation or a consumed code that was acknowledged must survive power loss.
   connection.exec('PRAGMA synchronous = FULL');
   connection.exec('PRAGMA foreign_keys = ON');
