@@ -20,7 +20,7 @@ const untilSignal = () =>
  * the whole benchmark, where the defaults ended anywhere between 137 and 187 MB, depending on how much
  * short-lived garbage a burst of load promoted. The price, measured in interleaved runs against the
  * defaults: 2–8% of read throughput and 6–10% of refresh throughput. The smaller young generation alone
- * costs nothing measurable; the rest of the flag (which V8 also applies to compiled code) does.
+ * costs reads nothing measurable; the rest of the flag (which V8 also applies to compiled code) does.
  * `node --no-optimize-for-size bin/run.js serve` keeps the defaults.
  */
 function favourMemoryOverSpeed(): void {
