@@ -16,7 +16,8 @@ export interface Database {
   exec(sql: string): void;
   /**
    * A value that differs from the last one read whenever the data may have changed in between: a commit
-   * by this or any other connection or process. No table read; see change-stamp.ts.
+   * by this or any other connection or process, or (inside a transaction) a write of this connection. No
+   * table read; see change-stamp.ts.
    */
   changeStamp(): string;
   /** Where changeStamp() reads from: the wal-index file, or a statement where there is none. */
@@ -72,13 +73,16 @@ export function openDatabase(path: string): Database {
   // The first read of a database in WAL mode creates its wal-index file, which the stamp then reads.
   readSqlStamp();
   const stamp = createChangeStamp(path, walMode, readSqlStamp);
+  // The wal-index moves at commit; inside an open transaction this connection's own writes are not there
+  // yet, so every read there counts as a change.
+  let readsInTransaction = 0;
 
   return {
     path,
     driver: sqliteDriver.name,
     prepare: <Row>(sql: string) => connection.prepare<Row>(sql),
     exec: (sql) => connection.exec(sql),
-    changeStamp: () => stamp.read(),
+    changeStamp: () => (connection.inTransaction ? `in transaction ${++readsInTransaction}` : stamp.read()),
     changeStampSource: stamp.source,
     immediate<T>(work: () => T): T {
       begin.run();

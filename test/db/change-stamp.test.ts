@@ -56,6 +56,15 @@ describe('database change stamp', () => {
     expectMoved();
   });
 
+  it('moves for every read inside an open transaction, where its own writes are not yet committed', () => {
+    const db = open();
+    db.exec('BEGIN IMMEDIATE');
+    const before = db.changeStamp();
+    write(db, 'not yet committed');
+    expect(db.changeStamp()).not.toBe(before);
+    db.exec('ROLLBACK');
+  });
+
   it('sees a commit made by another process', () => {
     const db = open();
     const before = db.changeStamp();
