@@ -37,10 +37,7 @@ export function createChangeStamp(databasePath: string, walMode: boolean, sqlSta
 
   return {
     read() {
-      if (fd === undefined || readSync(fd, header, 0, WAL_INDEX_HEADER_BYTES, 0) < WAL_INDEX_HEADER_BYTES) {
-        return sqlStamp();
-      }
-      return header.toString('latin1');
+      return fd !== undefined && readHeader(fd, header) ? header.toString('latin1') : sqlStamp();
     },
     source: fd === undefined ? 'sql' : 'wal-index',
     close() {
@@ -87,10 +84,15 @@ function releaseWalIndex(file: string): void {
   closeSync(entry.fd);
 }
 
+/** Reads the header's first copy into `header`; false if the file is shorter than that. */
+function readHeader(fd: number, header: Buffer): boolean {
+  return readSync(fd, header, 0, WAL_INDEX_HEADER_BYTES, 0) === WAL_INDEX_HEADER_BYTES;
+}
+
 /** Whether the file starts with an initialised wal-index header of the version this code reads. */
 function looksLive(fd: number): boolean {
   const header = Buffer.alloc(WAL_INDEX_HEADER_BYTES);
-  if (readSync(fd, header, 0, WAL_INDEX_HEADER_BYTES, 0) < WAL_INDEX_HEADER_BYTES) return false;
+  if (!readHeader(fd, header)) return false;
   const version = endianness() === 'LE' ? header.readUInt32LE(0) : header.readUInt32BE(0);
   return version === WAL_INDEX_VERSION && header[12] === 1;
 }
