@@ -1,6 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { setFlagsFromString } from 'node:v8';
+import path from 'node:path';
 import { Flags } from '@oclif/core';
+import type { Config } from '../src/config.ts';
 import { SidekickCommand } from '../src/cli/base-command.ts';
 import type { Logger } from '../src/logger.ts';
 import { startBackgroundWork, startServer } from '../src/http/server.ts';
@@ -56,11 +58,7 @@ export default class Serve extends SidekickCommand {
     const { config, logger } = sidekick;
     // Handlers first: a supervisor may send SIGTERM the instant it reads the line below.
     const signal = untilSignal();
-    logger.info(
-      { url: server.url, db: config.dbPath, mail: config.smtpUrl ? 'smtp' : 'outbox files' },
-      `Sidekick listening on ${server.url}`,
-    );
-    if (!flags.json) process.stdout.write(`Sidekick listening on ${server.url}\n`);
+    announce(logger, config, `Sidekick listening on ${server.url}`, flags.json);
 
     logger.info({ signal: await signal }, 'stopping');
     await server.close().catch(() => {});
@@ -129,8 +127,7 @@ export default class Serve extends SidekickCommand {
     const urls = await Promise.allSettled(Array.from({ length: count }, fork));
     const url = urls.find((result) => result.status === 'fulfilled')?.value;
     if (url && !fatal) {
-      logger.info({ url, workers: count, db: config.dbPath }, `Sidekick listening on ${url} (${count} workers)`);
-      if (!json) process.stdout.write(`Sidekick listening on ${url} (${count} workers)\n`);
+      announce(logger, config, `Sidekick listening on ${url} (${count} workers)`, json);
     }
 
     logger.info({ signal: await signal }, 'stopping');
@@ -142,6 +139,20 @@ export default class Serve extends SidekickCommand {
     logger.flush?.();
     if (fatal) this.error(fatal, { exit: 1 });
   }
+}
+
+/** The start-up lines: where it listens, the public URL its links use, and where mail goes. */
+function announce(logger: Logger, config: Config, line: string, json: boolean): void {
+  const mail = mailDestination(config);
+  logger.info({ publicUrl: config.publicUrl, db: config.dbPath, mail }, line);
+  if (!json) process.stdout.write(`${line}\n  public URL (links in mail, JWT issuer): ${config.publicUrl}\n  mail: ${mail}\n`);
+}
+
+/** Where mail goes, for a newcomer to find the first code: the relay without its credentials, or the folder. */
+function mailDestination(config: Config): string {
+  if (!config.smtpUrl) return `.eml files in ${path.join(config.dataDir, 'outbox')}`;
+  const relay = new URL(config.smtpUrl);
+  return `SMTP ${relay.protocol}//${relay.host}`;
 }
 
 /** Each worker drains its own connections on SIGTERM, as a single server does. */

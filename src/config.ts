@@ -25,6 +25,12 @@ export interface Config {
   readonly drainTimeout: number;
   /** Password hashes allowed to wait for a bcrypt slot; past it logins get 503. Undefined: the hasher's default. */
   readonly hashQueue: number | undefined;
+  /** Origins whose pages may call the API (exact origins, or `*`); empty: no CORS headers at all. */
+  readonly corsOrigins: readonly string[];
+  /** Largest uploaded file, in bytes. */
+  readonly uploadMax: number;
+  /** Youngest age allowed to register or to hold an account's date of birth; undefined: no rule. */
+  readonly minAge: number | undefined;
 }
 
 export type ResolvedConfig = Config & { readonly secret: string };
@@ -90,6 +96,42 @@ function parseUrl(name: string, raw: string, protocols: string[]): string {
   return raw.replace(/\/+$/, '');
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3 };
+
+/** `5MB`, `512KB`, `1048576`: binary units, as the upload limit's default (5 MiB) is meant. */
+export function parseSize(name: string, raw: string): number {
+  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(raw);
+  const unit = match && SIZE_UNITS[match[2].toLowerCase()];
+  const bytes = match && unit ? Number(match[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new ConfigError(`${name}: "${raw}" is not a size (use a whole number with KB, MB or GB, e.g. 5MB)`);
+  }
+  return bytes;
+}
+
+/** Comma-separated exact origins (`https://admin.example.com`), or `*` alone. */
+function parseOrigins(name: string, raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const origins = raw.split(',').map((origin) => origin.trim()).filter(Boolean);
+  if (origins.includes('*')) {
+    if (origins.length > 1) throw new ConfigError(`${name}: "*" allows every origin and cannot be combined with others`);
+    return origins;
+  }
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(`${name}: "${origin}" is not an origin (scheme://host[:port], no path), e.g. https://admin.example.com`);
+    }
+  }
+  // A browser sends the origin without a trailing slash.
+  return origins.map((origin) => origin.replace(/\/$/, ''));
+}
+
 function checkSecret(name: string, secret: string): string {
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`${name}: the secret must be at least ${MIN_SECRET_LENGTH} characters`);
@@ -108,6 +150,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? read('SIDEKICK_DATA_DIR') ?? './data');
   const dbPath = overrides.db ?? read('SIDEKICK_DB') ?? path.join(dataDir, 'sidekick.db');
   const portRaw = overrides.port !== undefined ? String(overrides.port) : read('SIDEKICK_PORT') ?? '8000';
+  const port = parseInteger(overrides.port !== undefined ? '--port' : 'SIDEKICK_PORT', portRaw, 0, 65535);
   const secret = read('SIDEKICK_SECRET');
   const logLevel = (read('SIDEKICK_LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -118,9 +161,9 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
     dataDir,
     dbPath: dbPath === ':memory:' ? dbPath : path.resolve(dbPath),
     host: overrides.host ?? read('SIDEKICK_HOST') ?? '127.0.0.1',
-    port: parseInteger(overrides.port !== undefined ? '--port' : 'SIDEKICK_PORT', portRaw, 0, 65535),
+    port,
     secret: secret === undefined ? undefined : checkSecret('SIDEKICK_SECRET', secret),
-    publicUrl: parseUrl('SIDEKICK_PUBLIC_URL', read('SIDEKICK_PUBLIC_URL') ?? 'http://localhost:8000', ['http:', 'https:']),
+    publicUrl: parseUrl('SIDEKICK_PUBLIC_URL', read('SIDEKICK_PUBLIC_URL') ?? `http://localhost:${port}`, ['http:', 'https:']),
     smtpUrl: read('SIDEKICK_SMTP_URL') && parseUrl('SIDEKICK_SMTP_URL', read('SIDEKICK_SMTP_URL')!, ['smtp:', 'smtps:']),
     mailFrom: read('SIDEKICK_MAIL_FROM') ?? 'Sidekick <no-reply@localhost>',
     accessTtl: duration('SIDEKICK_ACCESS_TTL', '5m'),
@@ -133,6 +176,9 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
     logLevel,
     drainTimeout: duration('SIDEKICK_DRAIN_TIMEOUT', '10s'),
     hashQueue: read('SIDEKICK_HASH_QUEUE') === undefined ? undefined : parseInteger('SIDEKICK_HASH_QUEUE', read('SIDEKICK_HASH_QUEUE')!, 0, 100_000),
+    corsOrigins: Object.freeze(parseOrigins('SIDEKICK_CORS_ORIGINS', read('SIDEKICK_CORS_ORIGINS'))),
+    uploadMax: parseSize('SIDEKICK_UPLOAD_MAX', read('SIDEKICK_UPLOAD_MAX') ?? '5MB'),
+    minAge: read('SIDEKICK_MIN_AGE') === undefined ? undefined : parseInteger('SIDEKICK_MIN_AGE', read('SIDEKICK_MIN_AGE')!, 1, 150),
   });
 }
 

@@ -124,6 +124,22 @@ describe('sidekick serve as a subprocess', () => {
     return serving;
   }
 
+  it('prints the public URL it was given and the SMTP relay without its credentials', async () => {
+    const serving = await startServe(['--port', String(await freePort())], {
+      ...baseEnv(),
+      SIDEKICK_PUBLIC_URL: 'https://id.example.com',
+      SIDEKICK_SMTP_URL: 'smtp://mailer:s3cret-relay-pass@127.0.0.1:2525',
+    });
+    running.push(serving.child);
+    serving.child.kill('SIGTERM');
+    expect(await serving.exit).toEqual({ code: 0, signal: null });
+    expect(serving.stdout().split('\n').slice(1, 3)).toEqual([
+      '  public URL (links in mail, JWT issuer): https://id.example.com',
+      '  mail: SMTP smtp://127.0.0.1:2525',
+    ]);
+    expect(serving.stdout() + serving.stderr()).not.toContain('s3cret-relay-pass');
+  });
+
   it('starts on the --port given, answers /healthz and exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const serving = await serve(port);
@@ -134,6 +150,13 @@ describe('sidekick serve as a subprocess', () => {
 
     serving.child.kill('SIGTERM');
     expect(await serving.exit).toEqual({ code: 0, signal: null });
+    // With SIDEKICK_PUBLIC_URL unset, the public URL follows the port.
+    expect(serving.stdout().split('\n')).toEqual([
+      `Sidekick listening on ${serving.url}`,
+      `  public URL (links in mail, JWT issuer): http://localhost:${port}`,
+      `  mail: .eml files in ${path.join(dataDir, 'outbox')}`,
+      '',
+    ]);
     expect(serving.stderr()).not.toMatch(/\n\s+at /);
     expect(serving.stderr()).toMatch(/"msg":"stopped"/);
   });
@@ -148,8 +171,11 @@ describe('sidekick serve as a subprocess', () => {
     // A data folder that does not exist yet, as on a fresh install.
     const freshData = path.join(dataDir, 'var', 'data');
     const keyFile = path.join(freshData, 'secret.key');
+    // One port for both runs: without SIDEKICK_PUBLIC_URL the JWT issuer is http://localhost:<port>,
+    // so a token from a run on another port would be refused for its issuer, whatever the key.
+    const port = await freePort();
     const serveFresh = async () => {
-      const serving = await startServe(['--port', String(await freePort())], { ...baseEnv(), SIDEKICK_DATA_DIR: freshData });
+      const serving = await startServe(['--port', String(port)], { ...baseEnv(), SIDEKICK_DATA_DIR: freshData });
       running.push(serving.child);
       return serving;
     };
