@@ -13,6 +13,7 @@ import { createAuthService } from './services/auth.ts';
 import { createMailer } from './services/mailer.ts';
 import { createMailQueueService } from './services/mail-queue.ts';
 import { createMaintenanceService } from './services/maintenance.ts';
+import { createMediaService } from './services/media.ts';
 import { createPasswordHasher } from './services/password-hasher.ts';
 import { createPasswordResetService } from './services/password-reset.ts';
 import { createRegistrationService } from './services/registration.ts';
@@ -78,7 +79,8 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     tokenTtl: config.tokenTtl,
     rotateRefreshTokens: config.rotateRefreshTokens,
   });
-  const accounts = createAccountService({ db, users, hasher, credentials, mailer, clock });
+  const media = createMediaService({ dir: path.join(config.dataDir, 'media'), publicUrl: config.publicUrl });
+  const accounts = createAccountService({ db, users, hasher, credentials, mailer, media, clock, minAge: config.minAge });
   const services = {
     credentials,
     auth: createAuthService(credentials),
@@ -93,6 +95,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
       codeKey: deriveKey(config.secret, 'otp'),
       otpTtl: config.otpTtl,
       resetRequestUrl: `${config.publicUrl}/api/users/reset-password/`,
+      minAge: config.minAge,
     }),
     passwordReset: createPasswordResetService({
       db,
@@ -107,6 +110,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
       publicUrl: config.publicUrl,
     }),
     accounts,
+    media,
     userImport: createUserImportService({ db, users, hasher, accounts, clock }),
     maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, clock }),
     mailQueue: createMailQueueService({ db, outbox, clock }),

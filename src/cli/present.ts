@@ -14,6 +14,7 @@ export function userJson(user: User) {
     preferences: user.preferences,
     dob: user.dob,
     bio: user.bio,
+    phone_number: user.phoneNumber,
     profile_picture: user.profilePicture,
     is_active: user.isActive,
     is_staff: user.isStaff,

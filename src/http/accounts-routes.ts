@@ -20,7 +20,11 @@ export function accountsRoutes(router: Router, services: Services) {
   });
 
   router.resource(['/api/users/login/', '/api/token/'], {
-    POST: async (c) => jsonResponse(c, await auth.withJwt(c.get('body'), clientAddress(c))),
+    POST: async (c) => {
+      const { pair, user } = await auth.withJwt(c.get('body'), clientAddress(c));
+      // The original's login answered `email` beside the tokens.
+      return jsonResponse(c, { ...pair, email: user.email });
+    },
   });
 
   router.resource(

@@ -2,21 +2,26 @@ import { Hono } from 'hono';
 import type { Sidekick } from '../sidekick.ts';
 import { accountsRoutes } from './accounts-routes.ts';
 import { createRouter, type AppEnv } from './context.ts';
+import { corsMiddleware } from './cors.ts';
 import { createEnvelope } from './envelope.ts';
 import { handleError } from './errors.ts';
 import { kitchenRoutes } from './kitchen-routes.ts';
+import { mediaRoutes } from './media-routes.ts';
 import { SidekickError } from '../errors.ts';
 import { jsonResponse, requestHeader } from './wire.ts';
 
 /** The HTTP face of a Sidekick: both APIs, one error model. A factory, so tests build one each. */
 export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
-  const { services, logger } = sidekick;
+  const { services, logger, config } = sidekick;
   const app = new Hono<AppEnv>({ strict: false });
   const answer = createEnvelope(logger);
   const router = createRouter(app, {
     answer,
     authenticate: (c) => services.auth.authenticate(requestHeader(c, 'authorization')),
+    limits: { uploadMax: config.uploadMax },
   });
+  // Before the routes, so it runs first; the router fills in the methods it asks for as routes register.
+  if (config.corsOrigins.length > 0) app.use(corsMiddleware(config.corsOrigins, router.methodsAt));
 
   router.resource(['/healthz'], {
     GET: (c) => {
@@ -26,6 +31,7 @@ export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
   });
   accountsRoutes(router, services);
   kitchenRoutes(router, services);
+  mediaRoutes(router, services);
 
   app.notFound((c) =>
     answer(c, () => {

@@ -1,21 +1,27 @@
 import type { IncomingMessage } from 'node:http';
-import type { MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { SidekickError } from '../errors.ts';
+import { Upload } from '../services/images.ts';
 import type { AppContext } from './context.ts';
-import { nodeRequest } from './wire.ts';
+import { nodeRequest, requestHeader } from './wire.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * How much of a too-large body is read and dropped before answering 413. Clients that send the whole
+ * body before reading (Python's urllib and requests, axios in Node) lose the answer to a connection
+ * reset when the server closes on unread bytes; past this much, closing is the lesser harm.
+ */
+export const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
 
-const tooLarge = () => new SidekickError('payload_too_large', 'Request body is too large.');
+export class BodyTooLarge extends SidekickError {
+  constructor() {
+    super('payload_too_large', 'Request body is too large.');
+  }
+}
 
-/** Refuses bodies over 64 KiB, whether announced by Content-Length or streamed. */
-const limitBody: MiddlewareHandler = bodyLimit({
-  maxSize: MAX_BODY_BYTES,
-  onError: () => {
-    throw tooLarge();
-  },
-});
+export interface BodyLimits {
+  /** Largest file a multipart body may carry (SIDEKICK_UPLOAD_MAX). */
+  uploadMax: number;
+}
 
 function formToObject(text: string): Record<string, string> {
   const result: Record<string, string> = {};
@@ -23,74 +29,115 @@ function formToObject(text: string): Record<string, string> {
   return result;
 }
 
+/** As fetch's text() does: a leading byte-order mark is not part of the text. */
+function utf8(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /**
- * Parses JSON or form bodies into `c.var.body`; an empty body is `{}`. Any other content type is 415,
- * malformed JSON 400 `parse_error`.
+ * A multipart body as DRF's MultiPartParser reads it: the last value of each field, and files as
+ * Uploads. A file part with no name is an empty file input, which browsers send as such: absent.
  */
-async function parseBody(c: AppContext): Promise<void> {
-  const text = await c.req.text();
-  const mediaType = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
-  if (text.length === 0) {
-    c.set('body', {});
-  } else if (mediaType === 'application/json' || mediaType.endsWith('+json')) {
+async function parseMultipart(bytes: Buffer, contentType: string, limits: BodyLimits): Promise<Record<string, unknown>> {
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
+  } catch (error) {
+    throw new SidekickError('parse_error', `Multipart form parse error - ${(error as Error).message}`);
+  }
+  const result: Record<string, unknown> = {};
+  let carriesFile = false;
+  for (const [key, value] of form) {
+    if (typeof value === 'string') {
+      result[key] = value;
+    } else if (value.name !== '' || value.size > 0) {
+      if (value.size > limits.uploadMax) throw new BodyTooLarge();
+      carriesFile = true;
+      result[key] = new Upload(value.name, new Uint8Array(await value.arrayBuffer()));
+    }
+  }
+  // Only a file earns the larger limit (contract §1).
+  if (!carriesFile && bytes.length > MAX_BODY_BYTES) throw new BodyTooLarge();
+  return result;
+}
+
+/**
+ * Parses JSON, form or multipart bodies; an empty body is `{}`. Any other content type is 415,
+ * malformed JSON or multipart 400 `parse_error`.
+ */
+async function parseBody(bytes: Buffer, contentType: string, limits: BodyLimits): Promise<unknown> {
+  const mediaType = contentType.split(';')[0].trim().toLowerCase();
+  if (bytes.length === 0) return {};
+  if (mediaType === 'application/json' || mediaType.endsWith('+json')) {
     try {
-      c.set('body', JSON.parse(text));
+      return JSON.parse(utf8(bytes));
     } catch (error) {
       throw new SidekickError('parse_error', `JSON parse error - ${(error as Error).message}`);
     }
-  } else if (mediaType === 'application/x-www-form-urlencoded') {
-    c.set('body', formToObject(text));
-  } else {
-    throw new SidekickError(
-      'unsupported_media_type',
-      `Unsupported media type "${mediaType || 'none'}" in request.`,
-    );
   }
+  if (mediaType === 'application/x-www-form-urlencoded') return formToObject(utf8(bytes));
+  if (mediaType === 'multipart/form-data') return parseMultipart(bytes, contentType, limits);
+  throw new SidekickError('unsupported_media_type', `Unsupported media type "${mediaType || 'none'}" in request.`);
 }
 
-/** The body as text, refused once it passes `max` bytes, announced or streamed. */
-function readIncoming(incoming: IncomingMessage, max: number): Promise<string> {
+/**
+ * The body's bytes, refused once they pass `max`, announced or streamed. A refused body is still read
+ * to its end (and dropped), up to DISCARD_MAX_BYTES, before the refusal answers, so a client that is
+ * still sending reads the 413 instead of a reset (the answer also closes the connection).
+ */
+function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    if (Number(incoming.headers['content-length']) > max) return reject(tooLarge());
+    const announced = Number(incoming.headers['content-length']);
+    if (announced > max + DISCARD_MAX_BYTES) return reject(new BodyTooLarge());
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
     incoming.on('data', (chunk: Buffer) => {
-      if (refused) return;
       size += chunk.length;
-      if (size > max) {
+      if (refused) {
+        if (size > max + DISCARD_MAX_BYTES) {
+          incoming.removeAllListeners('data');
+          reject(new BodyTooLarge());
+        }
+      } else if (size > max) {
         refused = true;
         chunks.length = 0;
-        reject(tooLarge());
       } else {
         chunks.push(chunk);
       }
     });
-    incoming.once('end', () => {
-      if (refused) return;
-      const text = Buffer.concat(chunks, size).toString('utf8');
-      // As fetch's text() does: a leading byte-order mark is not part of the text.
-      resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    });
+    incoming.once('end', () => (refused ? reject(new BodyTooLarge()) : resolve(Buffer.concat(chunks, size))));
     incoming.once('error', reject);
   });
 }
 
-/**
- * Reads, size-limits and parses the request body into `c.var.body` (see parseBody). Only for methods
- * that carry a body: merely asking for one makes the node adapter build a full fetch Request (with an
- * AbortSignal).
- */
-export async function readBody(c: AppContext): Promise<void> {
-  const incoming = nodeRequest(c);
-  if (!incoming || incoming.readableEnded) {
-    // No Node request behind it (app.request() in tests): the web-stream path.
-    await limitBody(c, () => parseBody(c));
-    return;
+/** The same for a web-standard body (app.request() in tests, Deno). */
+async function readStream(stream: ReadableStream<Uint8Array> | null, max: number): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > max) throw new BodyTooLarge();
+    chunks.push(chunk);
   }
-  // Hono's body limit re-wraps the request in a counting web stream and a second Request; reading
-  // Node's own stream is several times cheaper and enforces the same limit. parseBody then finds the
-  // text already in Hono's body cache.
-  (c.req.bodyCache as { text?: Promise<string> }).text = readIncoming(incoming, MAX_BODY_BYTES);
-  await parseBody(c);
+  return Buffer.concat(chunks, size);
+}
+
+/**
+ * Reads, size-limits and parses the request body into `c.var.body`. Only for methods that carry a
+ * body: merely asking for one makes the node adapter build a full fetch Request (with an AbortSignal).
+ * A multipart body may be as large as the upload limit (plus room for its other fields) until it
+ * turns out to carry no file.
+ */
+export async function readBody(c: AppContext, limits: BodyLimits): Promise<void> {
+  const contentType = requestHeader(c, 'content-type') ?? '';
+  const multipart = /^\s*multipart\/form-data/i.test(contentType);
+  const max = multipart ? limits.uploadMax + MAX_BODY_BYTES : MAX_BODY_BYTES;
+  const incoming = nodeRequest(c);
+  // Node's own stream is several times cheaper than the web stream the adapter would wrap it in.
+  const bytes =
+    incoming && !incoming.readableEnded ? await readIncoming(incoming, max) : await readStream(c.req.raw.body, max);
+  c.set('body', await parseBody(bytes, contentType, limits));
 }

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { Authenticated } from '../services/credentials.ts';
 import { SidekickError } from '../errors.ts';
-import { readBody } from './body.ts';
+import { readBody, type BodyLimits } from './body.ts';
 import { errorResponse } from './errors.ts';
 
 export interface AppEnv {
@@ -22,7 +22,12 @@ export interface RouterParts {
   /** What every answer goes through (request id, errors, headers, the log line); see envelope.ts. */
   answer(c: AppContext, work: Handler): Promise<Response>;
   authenticate(c: AppContext): Promise<Authenticated>;
+  limits: BodyLimits;
 }
+
+/** `/api/users/reset/:uidb64/:token/` → a pattern matching that path with or without its trailing slash. */
+const pathPattern = (path: string) =>
+  new RegExp(`^${path.replace(/\/+$/, '').replace(/\./g, '\\.').replace(/:\w+/g, '[^/]+')}/?$`);
 
 /**
  * Registers resources: one Hono handler per path that authenticates when asked, checks the method (405
@@ -31,11 +36,19 @@ export interface RouterParts {
  * chain costs a composed async dispatch per link on every request.
  */
 export function createRouter(app: Hono<AppEnv>, parts: RouterParts) {
+  const registered: { pattern: RegExp; methods: string[] }[] = [];
   return {
+    /** The methods a path allows (for CORS preflights, which never reach the resource); [] if none. */
+    methodsAt(path: string): string[] {
+      return registered.find((entry) => entry.pattern.test(path))?.methods ?? [];
+    },
+
     /** Paths match with or without the trailing slash (the app is not strict). */
     resource(paths: string[], handlers: Partial<Record<Method, Handler>>, options: { authenticated?: boolean } = {}): void {
       const allowed = Object.keys(handlers) as Method[];
-      const allowHeader = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+      const methods = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'];
+      const allowHeader = methods.join(', ');
+      for (const path of paths) registered.push({ pattern: pathPattern(path), methods });
       const work: Handler = async (c) => {
         // Like DRF, authentication comes first: an anonymous DELETE on a GET-only resource is 401, not 405.
         if (options.authenticated) c.set('auth', await parts.authenticate(c));
@@ -47,7 +60,7 @@ export function createRouter(app: Hono<AppEnv>, parts: RouterParts) {
             Allow: allowHeader,
           });
         }
-        if (!BODYLESS.has(method)) await readBody(c);
+        if (!BODYLESS.has(method)) await readBody(c, parts.limits);
         return handler(c);
       };
       const endpoint = (c: AppContext) => parts.answer(c, work);

@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import { ERROR_CODES, SidekickError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { jsonResponse } from './wire.ts';
@@ -14,7 +13,11 @@ export function errorResponse(c: Context, error: SidekickError, extraHeaders?: R
   const headers: Record<string, string> = { ...extraHeaders };
   if (status === 401) headers['WWW-Authenticate'] = challengeFor(c.req.path);
   if (error.retryAfter !== undefined) headers['Retry-After'] = String(error.retryAfter);
-  const body = error.fields ?? { detail: error.message, code: error.code };
+  // The rest of a refused body may still be arriving; reusing the connection would read it as a request.
+  if (error.code === 'payload_too_large') headers.Connection = 'close';
+  const body: Record<string, unknown> = error.fields ? { ...error.fields } : { detail: error.message, code: error.code };
+  // The accounts original's app shows `error.response.data.message` for every error (contract §1).
+  if (c.req.path.startsWith('/api/')) body.message = error.fields ? (Object.values(error.fields)[0]?.[0] ?? error.message) : error.message;
   return jsonResponse(c, body, status, headers);
 }
 
@@ -22,9 +25,6 @@ export function errorResponse(c: Context, error: SidekickError, extraHeaders?: R
 export function handleError(logger: Logger) {
   return (error: Error, c: Context): Response => {
     if (error instanceof SidekickError) return errorResponse(c, error);
-    if (error instanceof HTTPException && error.status === 413) {
-      return errorResponse(c, new SidekickError('payload_too_large', 'Request body is too large.'));
-    }
     logger.error({ err: error, method: c.req.method, reqId: c.get('requestId') }, 'unhandled error');
     return errorResponse(c, new SidekickError('error', 'A server error occurred.'));
   };

@@ -5,7 +5,8 @@ import { kitchenProfile } from './serializers.ts';
 
 /** The kitchen API (document 002, contract §3), at the root and under `/auth/` where it first lived. */
 export function kitchenRoutes(router: Router, services: Services) {
-  const { auth, accounts } = services;
+  const { auth, accounts, media } = services;
+  const profile = (user: Parameters<typeof kitchenProfile>[0]) => kitchenProfile(user, media.urlFor);
   const both = (path: string) => [path, `/auth${path}`];
 
   router.resource(both('/users/'), {
@@ -36,9 +37,10 @@ export function kitchenRoutes(router: Router, services: Services) {
   router.resource(
     both('/users/me/'),
     {
-      GET: (c) => jsonResponse(c, kitchenProfile(c.get('auth').user)),
-      PUT: (c) => jsonResponse(c, kitchenProfile(accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
-      PATCH: (c) => jsonResponse(c, kitchenProfile(accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
+      GET: (c) => jsonResponse(c, profile(c.get('auth').user)),
+      // 201, as the original answered: its mobile app keeps its token only after a 201.
+      PUT: async (c) => jsonResponse(c, profile(await accounts.updateKitchenProfile(c.get('auth').user, c.get('body'))), 201),
+      PATCH: async (c) => jsonResponse(c, profile(await accounts.updateKitchenProfile(c.get('auth').user, c.get('body')))),
     },
     { authenticated: true },
   );

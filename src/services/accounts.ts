@@ -5,11 +5,13 @@ import { passwordChangedMail } from '../mail/templates.ts';
 import type { AdminChanges, NewUser, ProfileChanges, User, UserStore } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import type { CredentialService } from './credentials.ts';
+import { Upload } from './images.ts';
 import type { Mailer } from './mailer.ts';
+import type { MediaService } from './media.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { emailTaken } from './registration.ts';
 import { uniqueSuperheroName } from './superhero.ts';
-import { emailField, httpUrlField, parseInput, passwordField, pastDateField, text } from './validation.ts';
+import { emailField, httpUrlField, minimumAgeRule, parseInput, passwordField, pastDateField, text } from './validation.ts';
 
 export interface AccountServiceDeps {
   db: Database;
@@ -17,7 +19,9 @@ export interface AccountServiceDeps {
   hasher: PasswordHasher;
   credentials: CredentialService;
   mailer: Mailer;
+  media: MediaService;
   clock: Clock;
+  minAge?: number;
 }
 
 export interface CreateUserInput {
@@ -41,12 +45,15 @@ export interface ValidNewUser {
 
 /** Users' own profiles and the operators' account management, over one user table. */
 export function createAccountService(deps: AccountServiceDeps) {
-  const { db, users, hasher, credentials, clock } = deps;
+  const { db, users, hasher, credentials, media, clock } = deps;
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
+  const checkAge = minimumAgeRule(deps.minAge, today);
   // Not a union: a union's failure reads "Invalid input", hiding the inner field's own message.
   // A blank value means null too, as DRF reads it for nullable fields: a form cannot send null.
   const nullable = <T extends z.ZodType>(schema: T) =>
     z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? null : value), schema.nullable());
+  // Text columns hold '' for "not set": null clears them as blank does.
+  const clearableText = (max: number) => nullable(text(max, { allowBlank: true })).transform((value) => value ?? '');
 
   // Unknown keys are dropped by the schemas: read-only fields in a body are ignored, never applied.
   const accountsProfileSchema = z.object({
@@ -55,9 +62,10 @@ export function createAccountService(deps: AccountServiceDeps) {
     dob: pastDateField(today).optional(),
   });
   const kitchenProfileSchema = z.object({
-    name: text(30, { allowBlank: true }).optional(),
+    name: clearableText(30).optional(),
     date_of_birth: nullable(pastDateField(today)).optional(),
-    bio: text(500, { allowBlank: true }).optional(),
+    bio: clearableText(500).optional(),
+    phone_number: clearableText(30).optional(),
     profile_picture: nullable(httpUrlField(200)).optional(),
   });
   const newUserSchema = z.object({
@@ -69,6 +77,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     dob: pastDateField(today).optional(),
     date_of_birth: nullable(pastDateField(today)).optional(),
     bio: text(500, { allowBlank: true }).optional(),
+    phone_number: text(30, { allowBlank: true }).optional(),
     profile_picture: nullable(httpUrlField(200)).optional(),
   });
 
@@ -79,8 +88,31 @@ export function createAccountService(deps: AccountServiceDeps) {
     return user;
   }
 
+  /**
+   * Writes the changes; a picture they replace or clear is removed once the new one is committed. The
+   * old value is read in the same transaction, so of two racing uploads each removes exactly the file
+   * the other's commit replaced.
+   */
   function applyProfile(user: User, changes: ProfileChanges): User {
-    return db.immediate(() => users.updateProfile(user.id, changes, clock.now())) ?? user;
+    const { updated, previous } = db.immediate(() => {
+      const previous = changes.profilePicture === undefined ? undefined : users.pictureOf(user.id);
+      // A client that sends back the profile it read sends the stored file's own URL: that keeps the file.
+      const profilePicture = previous !== undefined && changes.profilePicture === media.urlFor(previous) ? previous : changes.profilePicture;
+      return { updated: users.updateProfile(user.id, { ...changes, profilePicture }, clock.now()), previous };
+    });
+    // Deleted while this request ran: the caller removes a file it stored for it.
+    if (!updated) throw notFound();
+    if (previous !== undefined && previous !== updated.profilePicture) media.remove(previous);
+    return updated;
+  }
+
+  /** A picture sent as a file is checked and stored apart from the fields the schemas check. */
+  function takeUpload(body: unknown): { fields: unknown; upload: Upload | undefined } {
+    if (typeof body !== 'object' || body === null || !((body as Record<string, unknown>).profile_picture instanceof Upload)) {
+      return { fields: body, upload: undefined };
+    }
+    const { profile_picture: upload, ...fields } = body as Record<string, unknown>;
+    return { fields, upload: upload as Upload };
   }
 
   /**
@@ -89,6 +121,7 @@ export function createAccountService(deps: AccountServiceDeps) {
    */
   function validateNewUser(body: unknown, flags: { isStaff?: boolean; isSuperuser?: boolean } = {}): ValidNewUser {
     const data = parseInput(newUserSchema, body, { passwordKey: 'password' });
+    checkAge(data.dob ?? data.date_of_birth);
     return {
       user: {
         email: data.email,
@@ -97,6 +130,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         preferences: data.preferences,
         dob: data.dob ?? data.date_of_birth,
         bio: data.bio,
+        phoneNumber: data.phone_number,
         profilePicture: data.profile_picture,
         isStaff: flags.isStaff,
         isSuperuser: flags.isSuperuser,
@@ -123,34 +157,31 @@ export function createAccountService(deps: AccountServiceDeps) {
 
     updateAccountsProfile(user: User, body: unknown): User {
       const input = parseInput(accountsProfileSchema, body);
+      checkAge(input.dob);
       return applyProfile(user, { gender: input.gender, preferences: input.preferences, dob: input.dob });
     },
 
-    updateKitchenProfile(user: User, body: unknown): User {
-      const input = parseInput(kitchenProfileSchema, body);
-      return applyProfile(user, {
-        name: input.name,
-        dob: input.date_of_birth,
-        bio: input.bio,
-        profilePicture: input.profile_picture,
-      });
+    /** `profile_picture` may be a URL or an uploaded image, which is stored only if the rest is valid. */
+    async updateKitchenProfile(user: User, body: unknown): Promise<User> {
+      const { fields, upload } = takeUpload(body);
+      const input = parseInput(kitchenProfileSchema, fields);
+      checkAge(input.date_of_birth);
+      return media.withStored(upload, (stored) =>
+        applyProfile(user, {
+          name: input.name,
+          dob: input.date_of_birth,
+          bio: input.bio,
+          phoneNumber: input.phone_number,
+          profilePicture: stored ?? input.profile_picture,
+        }),
+      );
     },
 
     /** The kitchen API's sign-up: no code, an account at once. */
     async signUp(body: unknown): Promise<User> {
-      const input = parseInput(newUserSchema, body, { passwordKey: 'password' });
-      return insertUser(
-        {
-          email: input.email,
-          name: input.name,
-          gender: input.gender,
-          preferences: input.preferences,
-          dob: input.dob ?? input.date_of_birth,
-          bio: input.bio,
-          profilePicture: input.profile_picture,
-        },
-        input.password,
-      );
+      const { fields, upload } = takeUpload(body);
+      const { user, password } = validateNewUser(fields);
+      return media.withStored(upload, (stored) => insertUser({ ...user, profilePicture: stored ?? user.profilePicture }, password));
     },
 
     validateNewUser,
@@ -166,7 +197,7 @@ export function createAccountService(deps: AccountServiceDeps) {
 
     deleteAccount(user: User): void {
       // Sessions go with the user (ON DELETE CASCADE); the email is free to register again.
-      db.immediate(() => users.delete(user.id));
+      media.remove(db.immediate(() => users.delete(user.id)).picture);
     },
 
     /** Operators' changes; deactivating also ends every session. */
@@ -199,7 +230,7 @@ export function createAccountService(deps: AccountServiceDeps) {
 
     deleteByEmail(email: string): User {
       const user = requireUser(email);
-      db.immediate(() => users.delete(user.id));
+      media.remove(db.immediate(() => users.delete(user.id)).picture);
       return user;
     },
 

@@ -27,13 +27,13 @@ export function createAuthService(credentials: CredentialService) {
   }
 
   return {
-    async withJwt(body: unknown, client: string): Promise<TokenPair> {
+    async withJwt(body: unknown, client: string): Promise<{ pair: TokenPair; user: User }> {
       const user = await check(
         body,
         client,
         () => new SidekickError('no_active_account', 'No active account found with the given credentials'),
       );
-      return credentials.issueJwtPair(user);
+      return { pair: credentials.issueJwtPair(user), user };
     },
 
     async withToken(body: unknown, client: string): Promise<{ token: string; user: User }> {

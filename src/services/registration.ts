@@ -11,7 +11,7 @@ import type { Mailer } from './mailer.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { uniqueSuperheroName } from './superhero.ts';
 import { LIMITS, type ThrottleService } from './throttle.ts';
-import { emailField, parseInput, passwordField, pastDateField, text } from './validation.ts';
+import { emailField, minimumAgeRule, parseInput, passwordField, pastDateField, text } from './validation.ts';
 
 /** Wrong codes a pending registration survives; the next one burns it. */
 export const MAX_OTP_FAILURES = 5;
@@ -30,6 +30,7 @@ export interface RegistrationServiceDeps {
   codeKey: Buffer;
   otpTtl: number;
   resetRequestUrl: string;
+  minAge?: number;
 }
 
 /** The accounts API's two-step sign-up: a code by mail, then the same body with the code. */
@@ -46,8 +47,12 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
   const otpSchema = z.union([z.string(), z.number()]).transform((otp) => String(otp).trim());
   const codeHash = (email: string, code: string) => hmacHex(deps.codeKey, email, code);
 
+  const checkAge = minimumAgeRule(deps.minAge, today);
+
   function parse(body: unknown) {
-    return parseInput(schema, body, { passwordKey: 'password' });
+    const input = parseInput(schema, body, { passwordKey: 'password' });
+    checkAge(input.dob);
+    return input;
   }
 
   return {

@@ -60,6 +60,24 @@ export function pastDateField(today: () => string) {
     .refine((value) => value < today(), { error: MESSAGES.pastDate });
 }
 
+/** Whole years from `dob` to `day`, both `YYYY-MM-DD`: one more on each birthday. */
+function ageOn(dob: string, day: string): number {
+  const [by, bm, bd] = dob.split('-').map(Number);
+  const [ty, tm, td] = day.split('-').map(Number);
+  return ty - by - (tm < bm || (tm === bm && td < bd) ? 1 : 0);
+}
+
+/**
+ * `SIDEKICK_MIN_AGE` (the accounts original ran with 18): a checked date of birth younger than that is
+ * refused, at registration and at every later change. No date, no rule: it cannot tell.
+ */
+export function minimumAgeRule(minAge: number | undefined, today: () => string) {
+  return (dob: string | null | undefined): void => {
+    if (minAge === undefined || !dob || ageOn(dob, today()) >= minAge) return;
+    throw validationError({ non_field_errors: [`You must be at least ${minAge} years old to register.`] });
+  };
+}
+
 export const httpUrlField = (max: number) =>
   string()
     .trim()

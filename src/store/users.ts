@@ -10,6 +10,8 @@ export interface User {
   preferences: string;
   dob: string | null;
   bio: string;
+  phoneNumber: string;
+  /** An http(s) URL, or the name of an uploaded file under `<data>/media/` (see services/media.ts). */
   profilePicture: string | null;
   isActive: boolean;
   isStaff: boolean;
@@ -29,6 +31,7 @@ export interface UserRow {
   preferences: string;
   dob: string | null;
   bio: string;
+  phone_number: string;
   profile_picture: string | null;
   is_active: number;
   is_staff: number;
@@ -39,7 +42,7 @@ export interface UserRow {
 }
 
 export const USER_COLUMNS = `users.id, users.email, users.password_hash, users.superhero_name, users.name,
-  users.gender, users.preferences, users.dob, users.bio, users.profile_picture, users.is_active,
+  users.gender, users.preferences, users.dob, users.bio, users.phone_number, users.profile_picture, users.is_active,
   users.is_staff, users.is_superuser, users.last_login_at, users.created_at, users.updated_at`;
 
 export function toUser(row: UserRow): User {
@@ -53,6 +56,7 @@ export function toUser(row: UserRow): User {
     preferences: row.preferences,
     dob: row.dob,
     bio: row.bio,
+    phoneNumber: row.phone_number,
     profilePicture: row.profile_picture,
     isActive: row.is_active === 1,
     isStaff: row.is_staff === 1,
@@ -70,6 +74,7 @@ export interface ProfileChanges {
   preferences?: string;
   dob?: string | null;
   bio?: string;
+  phoneNumber?: string;
   profilePicture?: string | null;
 }
 
@@ -97,9 +102,9 @@ export function createUserStore(db: Database) {
   const emailTaken = db.prepare<{ one: number }>('SELECT 1 AS one FROM users WHERE email = ?');
   const heroTaken = db.prepare<{ one: number }>('SELECT 1 AS one FROM users WHERE superhero_name = ?');
   const insert = db.prepare<UserRow>(`INSERT INTO users
-      (email, password_hash, superhero_name, name, gender, preferences, dob, bio, profile_picture,
+      (email, password_hash, superhero_name, name, gender, preferences, dob, bio, phone_number, profile_picture,
        is_staff, is_superuser, created_at, updated_at)
-    VALUES (@email, @passwordHash, @superheroName, @name, @gender, @preferences, @dob, @bio, @profilePicture,
+    VALUES (@email, @passwordHash, @superheroName, @name, @gender, @preferences, @dob, @bio, @phoneNumber, @profilePicture,
        @isStaff, @isSuperuser, @now, @now)
     RETURNING ${USER_COLUMNS}`);
   // A column is changed only where its parameter is not NULL; `clear*` flags set nullable ones to NULL.
@@ -109,6 +114,7 @@ export function createUserStore(db: Database) {
       preferences = coalesce(@preferences, preferences),
       dob = CASE WHEN @clearDob THEN NULL ELSE coalesce(@dob, dob) END,
       bio = coalesce(@bio, bio),
+      phone_number = coalesce(@phoneNumber, phone_number),
       profile_picture = CASE WHEN @clearPicture THEN NULL ELSE coalesce(@profilePicture, profile_picture) END,
       updated_at = @now
     WHERE id = @id
@@ -126,7 +132,9 @@ export function createUserStore(db: Database) {
     'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?',
   );
   const touchLogin = db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?');
-  const remove = db.prepare('DELETE FROM users WHERE id = ?');
+  const pictureOf = db.prepare<{ profile_picture: string | null }>('SELECT profile_picture FROM users WHERE id = ?');
+  // RETURNING the picture, so the file that goes with the row is the one the row held when it went.
+  const remove = db.prepare<{ profile_picture: string | null }>('DELETE FROM users WHERE id = ? RETURNING profile_picture');
   const list = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT ? OFFSET ?`);
   const count = db.prepare<{ n: number }>('SELECT count(*) AS n FROM users');
 
@@ -152,6 +160,7 @@ export function createUserStore(db: Database) {
           preferences: user.preferences ?? '',
           dob: user.dob ?? null,
           bio: user.bio ?? '',
+          phoneNumber: user.phoneNumber ?? '',
           profilePicture: user.profilePicture ?? null,
           isStaff: user.isStaff ? 1 : 0,
           isSuperuser: user.isSuperuser ? 1 : 0,
@@ -168,6 +177,7 @@ export function createUserStore(db: Database) {
         dob: maybe(changes.dob),
         clearDob: changes.dob === null ? 1 : 0,
         bio: maybe(changes.bio),
+        phoneNumber: maybe(changes.phoneNumber),
         profilePicture: maybe(changes.profilePicture),
         clearPicture: changes.profilePicture === null ? 1 : 0,
       });
@@ -189,7 +199,13 @@ export function createUserStore(db: Database) {
     replacePassword: (id: number, previousHash: string, passwordHash: string, now: number) =>
       setPasswordIfUnchanged.run(passwordHash, now, id, previousHash).changes === 1,
     recordLogin: (id: number, now: number) => void touchLogin.run(now, id),
-    delete: (id: number) => remove.run(id).changes === 1,
+    /** The stored picture as it is now (inside a transaction: as this update will replace it). */
+    pictureOf: (id: number) => pictureOf.get(id)?.profile_picture ?? null,
+    /** Deletes the user; answers whether a row went and the picture it held. */
+    delete: (id: number) => {
+      const row = remove.get(id);
+      return { deleted: row !== undefined, picture: row?.profile_picture ?? null };
+    },
     list: (limit: number, offset: number) => list.all(limit, offset).map(toUser),
     count: () => count.get()!.n,
   };

@@ -19,7 +19,15 @@ describe('users:* commands as subprocesses', () => {
     expect(created.code).toBe(0);
     expect(created.stderr).toBe('');
     const user = created.json();
-    expect(user).toMatchObject({ id: 1, email: 'ada@example.com', name: 'Ada', is_staff: true, is_superuser: false, is_active: true });
+    expect(user).toMatchObject({
+      id: 1,
+      email: 'ada@example.com',
+      name: 'Ada',
+      phone_number: '',
+      is_staff: true,
+      is_superuser: false,
+      is_active: true,
+    });
     expect(user.superhero_name).toMatch(/^[a-z]+_[0-9a-f]{7}$/);
     expect(JSON.stringify(user)).not.toMatch(/password|\$2[aby]\$/);
 

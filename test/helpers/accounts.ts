@@ -30,5 +30,5 @@ export async function registerUser(t: TestSidekick, email: string, extra: Record
 export async function loginJwt(t: TestSidekick, email: string, password = STRONG_PASSWORD) {
   const response = await call(t.app, 'POST', '/api/users/login/', { body: { email, password } });
   if (response.status !== 200) throw new Error(`login: ${response.status} ${response.text}`);
-  return response.body as { access: string; refresh: string };
+  return response.body as { access: string; refresh: string; email: string };
 }

@@ -35,7 +35,11 @@ describe('accounts API table (contract §2)', () => {
       body: { email: 'hero@example.com', otp, password: STRONG_PASSWORD },
     });
     expect(response.status).toBe(400);
-    expect(response.body).toEqual({ preferences: ['This field is required.'], dob: ['This field is required.'] });
+    expect(response.body).toEqual({
+      preferences: ['This field is required.'],
+      dob: ['This field is required.'],
+      message: 'This field is required.',
+    });
   });
 
   it('stores and compares the email lower-cased', async () => {
@@ -43,16 +47,17 @@ describe('accounts API table (contract §2)', () => {
     const otp = codeFrom(await t.deliver(), 'mixed.case@example.com');
     const created = await call(t.app, 'POST', '/api/users/register/', { body: registrationBody('MIXED.CASE@example.com', { otp }) });
     expect(created.status).toBe(201);
-    const { access } = await loginJwt(t, 'MIXED.case@example.com');
+    const { access, email } = await loginJwt(t, 'MIXED.case@example.com');
+    expect(email).toBe('mixed.case@example.com');
     const profile = await call(t.app, 'GET', '/api/users/profile/', { bearer: access });
     expect(profile.body.email).toBe('mixed.case@example.com');
   });
 
-  it.each([...bothForms('/api/users/login/'), ...bothForms('/api/token/')])('logs in at %s with {access, refresh}', async (path) => {
+  it.each([...bothForms('/api/users/login/'), ...bothForms('/api/token/')])('logs in at %s with {access, refresh, email}', async (path) => {
     await registerUser(t, 'hero@example.com');
     const response = await call(t.app, 'POST', path, { body: { email: 'hero@example.com', password: STRONG_PASSWORD } });
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ access: expect.any(String), refresh: expect.any(String) });
+    expect(response.body).toEqual({ access: expect.any(String), refresh: expect.any(String), email: 'hero@example.com' });
     expect(response.body.access.split('.')).toHaveLength(3);
   });
 

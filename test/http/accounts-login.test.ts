@@ -4,7 +4,11 @@ import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
 import { loginJwt, registerUser, STRONG_PASSWORD } from '../helpers/accounts.ts';
 
 const LOGIN = '/api/users/login/';
-const NO_ACCOUNT = { detail: 'No active account found with the given credentials', code: 'no_active_account' };
+const NO_ACCOUNT = {
+  detail: 'No active account found with the given credentials',
+  code: 'no_active_account',
+  message: 'No active account found with the given credentials',
+};
 
 describe('JWT login (contract §2, §5)', () => {
   let t: TestSidekick;
@@ -38,7 +42,11 @@ describe('JWT login (contract §2, §5)', () => {
   it('requires both fields', async () => {
     const response = await call(t.app, 'POST', LOGIN, { body: {} });
     expect(response.status).toBe(400);
-    expect(response.body).toEqual({ email: ['This field is required.'], password: ['This field is required.'] });
+    expect(response.body).toEqual({
+      email: ['This field is required.'],
+      password: ['This field is required.'],
+      message: 'This field is required.',
+    });
   });
 
   it('does not trim or alter the password', async () => {
@@ -80,7 +88,7 @@ describe('JWT login (contract §2, §5)', () => {
     t.clock.advanceSeconds(1);
     const response = await login('hero@example.com', STRONG_PASSWORD);
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ access: expect.any(String), refresh: expect.any(String) });
+    expect(response.body).toEqual({ access: expect.any(String), refresh: expect.any(String), email: 'hero@example.com' });
   });
 
   it('lets no more than ten of twenty parallel wrong passwords be tried', async () => {

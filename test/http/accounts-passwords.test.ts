@@ -17,7 +17,8 @@ describe('password policy at registration (contract §5)', () => {
   async function passwordErrors(password: string, email = 'hero@example.com'): Promise<string[]> {
     const response = await call(t.app, 'POST', REGISTER, { body: registrationBody(email, { password }) });
     expect(response.status).toBe(400);
-    expect(Object.keys(response.body)).toEqual(['password']);
+    expect(Object.keys(response.body)).toEqual(['password', 'message']);
+    expect(response.body.message).toBe(response.body.password[0]);
     return response.body.password;
   }
 

@@ -69,6 +69,7 @@ describe('profile and deletion (contract §2)', () => {
       gender: ['Ensure this field has no more than 10 characters.'],
       preferences: ['This field may not be blank.'],
       dob: ['Date has wrong format. Use one of these formats instead: YYYY-MM-DD.'],
+      message: 'Ensure this field has no more than 10 characters.',
     });
     expect(await read()).toMatchObject({ gender: 'Male', preferences: 'Chatting, Gaming', dob: '2000-05-15' });
   });
@@ -76,7 +77,8 @@ describe('profile and deletion (contract §2)', () => {
   it('refuses a future dob', async () => {
     const response = await update('PATCH', { dob: '2099-01-01' });
     expect(response.status).toBe(400);
-    expect(Object.keys(response.body)).toEqual(['dob']);
+    expect(Object.keys(response.body)).toEqual(['dob', 'message']);
+    expect(response.body.message).toBe(response.body.dob[0]);
   });
 
   it('accepts a form-encoded update', async () => {

@@ -4,7 +4,7 @@ import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
 import { codeFrom, registerUser, registrationBody } from '../helpers/accounts.ts';
 
 const REGISTER = '/api/users/register/';
-const OTP_INVALID = { otp: ['Invalid or expired OTP.'] };
+const OTP_INVALID = { otp: ['Invalid or expired OTP.'], message: 'Invalid or expired OTP.' };
 
 /** A six-digit code that is not `code`. */
 const otherCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
@@ -59,7 +59,11 @@ describe('registration with a mailed code (contract §2, §5)', () => {
     t.clock.advanceSeconds(20);
     const again = await requestCode('new@example.com');
     expect(again.status).toBe(429);
-    expect(again.body).toEqual({ detail: 'Request was throttled. Expected available in 40 seconds.', code: 'throttled' });
+    expect(again.body).toEqual({
+      detail: 'Request was throttled. Expected available in 40 seconds.',
+      code: 'throttled',
+      message: 'Request was throttled. Expected available in 40 seconds.',
+    });
     expect(again.headers.get('retry-after')).toBe('40');
     t.clock.advanceSeconds(41);
     expect((await requestCode('new@example.com')).status).toBe(200);

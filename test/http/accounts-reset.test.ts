@@ -5,7 +5,7 @@ import { loginJwt, registerUser, STRONG_PASSWORD } from '../helpers/accounts.ts'
 import { loginToken, NEW_PASSWORD, requestResetPath, resetLinkFrom } from '../helpers/accounts-flows.ts';
 
 const RESET = '/api/users/reset-password/';
-const LINK_INVALID = { detail: 'Invalid or expired link.', code: 'reset_link_invalid' };
+const LINK_INVALID = { detail: 'Invalid or expired link.', code: 'reset_link_invalid', message: 'Invalid or expired link.' };
 const SENT = { message: 'Password reset link sent to your email' };
 
 describe('password reset by mail (contract §2, §5)', () => {
@@ -102,7 +102,7 @@ describe('password reset by mail (contract §2, §5)', () => {
     expect(weak.status).toBe(400);
     expect(weak.body.new_password).toEqual(expect.arrayContaining(['This password is entirely numeric.']));
     const missing = await confirm(path, {});
-    expect(missing.body).toEqual({ new_password: ['This field is required.'] });
+    expect(missing.body).toEqual({ new_password: ['This field is required.'], message: 'This field is required.' });
     expect((await confirm(path, { new_password: NEW_PASSWORD })).status).toBe(200);
   });
 

@@ -5,7 +5,7 @@ import { createTestSidekick, TEST_SECRET, type TestSidekick } from '../helpers/s
 import { loginJwt, registerUser } from '../helpers/accounts.ts';
 import { jwtPayload, loginToken } from '../helpers/accounts-flows.ts';
 
-const TOKEN_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' };
+const TOKEN_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid', message: 'Token is invalid or expired' };
 const secretBytes = (secret: string) => new TextEncoder().encode(secret);
 
 /** Signs `payload` with jose, as an attacker (or a sister service) could. */
@@ -68,7 +68,7 @@ describe('JWTs: refresh, verify, blacklist, forgeries (contract §2, §4)', () =
     it('requires the refresh field', async () => {
       const response = await call(t.app, 'POST', '/api/token/refresh/', { body: {} });
       expect(response.status).toBe(400);
-      expect(response.body).toEqual({ refresh: ['This field is required.'] });
+      expect(response.body).toEqual({ refresh: ['This field is required.'], message: 'This field is required.' });
     });
   });
 

@@ -23,6 +23,7 @@ describe('HTTP conventions (contract §1)', () => {
         password: ['This field is required.'],
         preferences: ['This field is required.'],
         dob: ['This field is required.'],
+        message: 'This field is required.',
       });
     });
 
@@ -35,13 +36,14 @@ describe('HTTP conventions (contract §1)', () => {
         email: ['This field may not be blank.'],
         password: ['This field may not be blank.'],
         preferences: ['This field may not be blank.'],
+        message: 'This field may not be blank.',
       });
     });
 
     it('refuses a malformed email with "Enter a valid email address."', async () => {
       const response = await call(t.app, 'POST', '/api/users/register/', { body: registrationBody('not-an-email') });
       expect(response.status).toBe(400);
-      expect(response.body).toEqual({ email: ['Enter a valid email address.'] });
+      expect(response.body).toEqual({ email: ['Enter a valid email address.'], message: 'Enter a valid email address.' });
     });
 
     it('refuses over-long fields with "Ensure this field has no more than N characters."', async () => {
@@ -53,6 +55,7 @@ describe('HTTP conventions (contract §1)', () => {
         email: ['Ensure this field has no more than 254 characters.'],
         gender: ['Ensure this field has no more than 10 characters.'],
         preferences: ['Ensure this field has no more than 100 characters.'],
+        message: 'Ensure this field has no more than 254 characters.',
       });
     });
 
@@ -60,7 +63,7 @@ describe('HTTP conventions (contract §1)', () => {
       for (const dob of ['15/05/2000', '2000-5-15', '2001-02-29', 'yesterday']) {
         const response = await call(t.app, 'POST', '/api/users/register/', { body: registrationBody('a@example.com', { dob }) });
         expect(response.status, dob).toBe(400);
-        expect(response.body, dob).toEqual({ dob: [DATE_FORMAT] });
+        expect(response.body, dob).toEqual({ dob: [DATE_FORMAT], message: DATE_FORMAT });
       }
     });
 
@@ -69,15 +72,19 @@ describe('HTTP conventions (contract §1)', () => {
       for (const dob of ['2026-01-15', '2030-01-01']) {
         const response = await call(t.app, 'POST', '/api/users/register/', { body: registrationBody('a@example.com', { dob }) });
         expect(response.status, dob).toBe(400);
-        expect(Object.keys(response.body), dob).toEqual(['dob']);
+        expect(Object.keys(response.body), dob).toEqual(['dob', 'message']);
         expect(response.body.dob[0], dob).toMatch(/past/);
+        expect(response.body.message, dob).toBe(response.body.dob[0]);
       }
     });
 
     it('puts a body that is not an object under non_field_errors', async () => {
       const response = await call(t.app, 'POST', '/api/users/login/', { body: '[1, 2]' });
       expect(response.status).toBe(400);
-      expect(response.body).toEqual({ non_field_errors: ['Invalid data. Expected a dictionary, but got list.'] });
+      expect(response.body).toEqual({
+        non_field_errors: ['Invalid data. Expected a dictionary, but got list.'],
+        message: 'Invalid data. Expected a dictionary, but got list.',
+      });
     });
   });
 
@@ -87,7 +94,8 @@ describe('HTTP conventions (contract §1)', () => {
       expect(response.status).toBe(400);
       expect(response.body.code).toBe('parse_error');
       expect(typeof response.body.detail).toBe('string');
-      expect(Object.keys(response.body).sort()).toEqual(['code', 'detail']);
+      expect(Object.keys(response.body).sort()).toEqual(['code', 'detail', 'message']);
+      expect(response.body.message).toBe(response.body.detail);
     });
 
     it('answers a body over 64 KiB announced by Content-Length with 413 payload_too_large', async () => {
@@ -97,7 +105,8 @@ describe('HTTP conventions (contract §1)', () => {
         headers: { 'content-length': String(Buffer.byteLength(body)) },
       });
       expect(response.status).toBe(413);
-      expect(response.body).toEqual({ detail: expect.any(String), code: 'payload_too_large' });
+      expect(response.body).toEqual({ detail: expect.any(String), code: 'payload_too_large', message: response.body.detail });
+      expect(response.headers.get('connection')).toBe('close');
     });
 
     it('answers a streamed (chunked) body over 64 KiB with 413 payload_too_large', async () => {
@@ -116,7 +125,9 @@ describe('HTTP conventions (contract §1)', () => {
         duplex: 'half',
       } as RequestInit);
       expect(response.status).toBe(413);
-      expect(await response.json()).toEqual({ detail: expect.any(String), code: 'payload_too_large' });
+      const body = (await response.json()) as { detail: string };
+      expect(body).toEqual({ detail: expect.any(String), code: 'payload_too_large', message: body.detail });
+      expect(response.headers.get('connection')).toBe('close');
     });
 
     it('accepts a body of just under 64 KiB', async () => {
@@ -126,7 +137,7 @@ describe('HTTP conventions (contract §1)', () => {
     });
 
     it('answers other content types with 415 unsupported_media_type', async () => {
-      for (const type of ['text/plain', 'multipart/form-data; boundary=x', 'application/xml']) {
+      for (const type of ['text/plain', 'application/octet-stream', 'application/xml']) {
         const response = await call(t.app, 'POST', '/api/users/login/', {
           body: 'email=a@example.com',
           headers: { 'content-type': type },
@@ -144,7 +155,7 @@ describe('HTTP conventions (contract §1)', () => {
         body: { email: 'form@example.com', password: 'Correct-Horse-Battery-9' },
       });
       expect(login.status).toBe(200);
-      expect(login.body).toEqual({ access: expect.any(String), refresh: expect.any(String) });
+      expect(login.body).toEqual({ access: expect.any(String), refresh: expect.any(String), email: 'form@example.com' });
     });
 
     it('answers JSON with application/json; charset=utf-8', async () => {
@@ -154,11 +165,12 @@ describe('HTTP conventions (contract §1)', () => {
   });
 
   describe('routing errors', () => {
-    it('answers an unknown path with 404 not_found', async () => {
+    it('answers an unknown path with 404 not_found, with a message under /api/ only', async () => {
+      const notFound = { detail: 'Not found.', code: 'not_found' };
       for (const path of ['/api/nothing-here/', '/api/users/', '/nope']) {
         const response = await call(t.app, 'GET', path);
         expect(response.status, path).toBe(404);
-        expect(response.body, path).toEqual({ detail: 'Not found.', code: 'not_found' });
+        expect(response.body, path).toEqual(path.startsWith('/api/') ? { ...notFound, message: 'Not found.' } : notFound);
       }
     });
 
@@ -166,7 +178,11 @@ describe('HTTP conventions (contract §1)', () => {
       for (const path of ['/api/users/login/', '/api/users/login']) {
         const response = await call(t.app, 'GET', path);
         expect(response.status, path).toBe(405);
-        expect(response.body).toEqual({ detail: 'Method "GET" not allowed.', code: 'method_not_allowed' });
+        expect(response.body).toEqual({
+          detail: 'Method "GET" not allowed.',
+          code: 'method_not_allowed',
+          message: 'Method "GET" not allowed.',
+        });
         expect(response.headers.get('allow')).toMatch(/\bPOST\b/);
         expect(response.headers.get('allow')).not.toMatch(/\bGET\b/);
       }
@@ -177,7 +193,11 @@ describe('HTTP conventions (contract §1)', () => {
       const { access } = await loginJwt(t, 'm@example.com');
       const response = await call(t.app, 'DELETE', '/api/users/profile/', { bearer: access });
       expect(response.status).toBe(405);
-      expect(response.body).toEqual({ detail: 'Method "DELETE" not allowed.', code: 'method_not_allowed' });
+      expect(response.body).toEqual({
+        detail: 'Method "DELETE" not allowed.',
+        code: 'method_not_allowed',
+        message: 'Method "DELETE" not allowed.',
+      });
       expect(response.headers.get('allow')!.split(/,\s*/)).toEqual(expect.arrayContaining(['GET', 'PUT', 'PATCH']));
     });
   });
@@ -186,7 +206,11 @@ describe('HTTP conventions (contract §1)', () => {
     it('answers a missing Authorization header with 401 not_authenticated and WWW-Authenticate', async () => {
       const response = await call(t.app, 'GET', '/api/users/profile/');
       expect(response.status).toBe(401);
-      expect(response.body).toEqual({ detail: 'Authentication credentials were not provided.', code: 'not_authenticated' });
+      expect(response.body).toEqual({
+        detail: 'Authentication credentials were not provided.',
+        code: 'not_authenticated',
+        message: 'Authentication credentials were not provided.',
+      });
       expect(response.headers.get('www-authenticate')).toBeTruthy();
     });
 

@@ -65,7 +65,9 @@ describe('over a real listening socket', () => {
       chunks: Array.from({ length: 5 }, () => 'x'.repeat(16 * 1024)),
     });
     expect(response.status).toBe(413);
-    expect(JSON.parse(response.text)).toEqual({ detail: expect.any(String), code: 'payload_too_large' });
+    const body = JSON.parse(response.text);
+    expect(body).toEqual({ detail: expect.any(String), code: 'payload_too_large', message: body.detail });
+    expect(response.headers.connection).toBe('close');
   });
 
   it('refuses a body over 64 KiB announced by Content-Length with 413', async () => {
@@ -76,6 +78,7 @@ describe('over a real listening socket', () => {
       chunks: [body],
     });
     expect(response.status).toBe(413);
+    expect(response.headers.connection).toBe('close');
   });
 
   it('counts failed logins per client address from the socket', async () => {

@@ -4,7 +4,7 @@ import { call } from '../helpers/http.ts';
 import { kitchenLogin, kitchenSignUp } from '../helpers/kitchen.ts';
 import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
 
-const PROFILE_KEYS = ['bio', 'date_of_birth', 'email', 'is_active', 'is_staff', 'is_superuser', 'name', 'profile_picture'];
+const PROFILE_KEYS = ['bio', 'date_of_birth', 'email', 'is_active', 'is_staff', 'is_superuser', 'name', 'phone_number', 'profile_picture'];
 const OPAQUE = /^[0-9a-f]{40}$/;
 
 describe('kitchen API (document 002, contract §3)', () => {
@@ -219,7 +219,7 @@ describe('kitchen API (document 002, contract §3)', () => {
   });
 
   describe('GET /users/me/', () => {
-    it('answers exactly the eight documented fields, profile_picture null until set', async () => {
+    it('answers exactly the eight documented fields and phone_number, profile_picture null and phone_number empty until set', async () => {
       const { token } = await kitchenSignUp(t, 'me@example.com');
       const me = await call(t.app, 'GET', '/users/me/', { token });
       expect(me.status).toBe(200);
@@ -233,6 +233,7 @@ describe('kitchen API (document 002, contract §3)', () => {
         is_active: true,
         profile_picture: null,
         bio: '',
+        phone_number: '',
       });
     });
 
@@ -258,16 +259,17 @@ describe('kitchen API (document 002, contract §3)', () => {
   });
 
   describe('PUT and PATCH /users/me/', () => {
-    it('PUT updates the writable fields and answers the GET shape', async () => {
+    it('PUT updates the writable fields and answers 201 with the GET shape', async () => {
       const { token } = await kitchenSignUp(t, 'put@example.com');
       const body = {
         name: 'New Hero Name',
         date_of_birth: '1995-05-05',
         bio: 'A mysterious hero with a touch of humor.',
+        phone_number: '+1 555 0100',
         profile_picture: 'https://your.avatar.com/me.png',
       };
       const response = await call(t.app, 'PUT', '/users/me/', { token, body });
-      expect(response.status).toBe(200);
+      expect(response.status).toBe(201);
       expect(response.body).toEqual({ email: 'put@example.com', is_superuser: false, is_staff: false, is_active: true, ...body });
       const me = await call(t.app, 'GET', '/users/me/', { token });
       expect(me.body).toEqual(response.body);
@@ -380,7 +382,7 @@ describe('kitchen API (document 002, contract §3)', () => {
           name: 'Allowed',
         },
       });
-      expect(response.status).toBe(200);
+      expect(response.status).toBe(201);
       expect(response.body).toMatchObject({ email: 'mass@example.com', is_staff: false, is_superuser: false, is_active: true, name: 'Allowed' });
       const row = t.sidekick.db
         .prepare<{ id: number; email: string; is_staff: number; is_superuser: number; is_active: number }>(
@@ -438,7 +440,9 @@ describe('kitchen API (document 002, contract §3)', () => {
       const { token } = login.body;
       expect((await call(t.app, 'GET', '/auth/users/me/', { token })).body.email).toBe('prefixed@example.com');
       expect((await call(t.app, 'PATCH', '/auth/users/me', { token, body: { name: 'Prefixed' } })).body.name).toBe('Prefixed');
-      expect((await call(t.app, 'PUT', '/auth/users/me/', { token, body: { bio: 'via auth' } })).body.bio).toBe('via auth');
+      const put = await call(t.app, 'PUT', '/auth/users/me/', { token, body: { bio: 'via auth' } });
+      expect(put.status).toBe(201);
+      expect(put.body.bio).toBe('via auth');
       expect((await call(t.app, 'GET', '/users/me', { token })).body).toMatchObject({ name: 'Prefixed', bio: 'via auth' });
       expect((await call(t.app, 'POST', '/auth/logout', { token })).body).toEqual({ detail: 'Logged out successfully.' });
       expect((await call(t.app, 'GET', '/auth/users/me/', { token: signUp.body.token })).status).toBe(200);

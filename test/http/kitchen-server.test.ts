@@ -42,7 +42,7 @@ describe('kitchen API over a listening server', () => {
     const auth = `Token ${login.body.token}`;
 
     const updated = await send('PUT', '/users/me/', { json: { name: 'Socket Hero', date_of_birth: '1995-05-05' }, auth });
-    expect(updated.status).toBe(200);
+    expect(updated.status).toBe(201);
     expect(updated.body).toMatchObject({ name: 'Socket Hero', date_of_birth: '1995-05-05', profile_picture: null });
 
     expect((await send('POST', '/logout/', { auth })).body).toEqual({ detail: 'Logged out successfully.' });

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { cleanImage, type Upload } from './images.ts';
+
+/** Names Sidekick gives uploads: 128 random bits and the extension of the format it re-encoded. */
+const STORED_NAME = /^[0-9a-f]{32}\.(png|jpg|webp|gif)$/;
+const TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+
+const isStoredName = (value: string | null | undefined): value is string => !!value && STORED_NAME.test(value);
+
+/**
+ * Uploaded pictures under `<data>/media/`. The users table holds either an http(s) URL a client gave
+ * or the name of a file stored here; only names this module made are ever read or removed, so no path
+ * a client chose reaches the file system.
+ */
+export function createMediaService(deps: { dir: string; publicUrl: string }) {
+  const { dir } = deps;
+
+  function remove(stored: string | null | undefined): void {
+    if (isStoredName(stored)) rmSync(path.join(dir, stored), { force: true });
+  }
+
+  /** Checks and re-encodes the image, then writes it; answers the name to store. */
+  async function store(upload: Upload): Promise<string> {
+    const image = await cleanImage(upload.bytes);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const name = `${randomBytes(16).toString('hex')}.${image.extension}`;
+    writeFileSync(path.join(dir, name), image.bytes, { flag: 'wx', mode: 0o600 });
+    return name;
+  }
+
+  return {
+    store,
+    remove,
+
+    /**
+     * Stores `upload` (if any) and runs `use` with the name to record; a file that `use` did not
+     * manage to record is removed again. Answers what `use` answered.
+     */
+    async withStored<T>(upload: Upload | undefined, use: (name: string | undefined) => T | Promise<T>): Promise<T> {
+      const name = upload ? await store(upload) : undefined;
+      try {
+        return await use(name);
+      } catch (error) {
+        remove(name);
+        throw error;
+      }
+    },
+
+    /** What the APIs answer for a stored value: URLs as given, stored files as absolute URLs. */
+    urlFor(stored: string | null): string | null {
+      return isStoredName(stored) ? `${deps.publicUrl}/media/${stored}` : stored;
+    },
+
+    /** A stored file's bytes and type, or undefined for any name Sidekick did not make or no longer has. */
+    read(name: string): { type: string; bytes: Buffer } | undefined {
+      if (!isStoredName(name)) return undefined;
+      try {
+        return { type: TYPES[name.split('.')[1]], bytes: readFileSync(path.join(dir, name)) };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
+  };
+}
+
+export type MediaService = ReturnType<typeof createMediaService>;
