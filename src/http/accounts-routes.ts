@@ -1,7 +1,7 @@
 import type { Services } from '../sidekick.ts';
 import type { Router } from './context.ts';
-import { clientAddress, jsonResponse } from './wire.ts';
-import { resetPage, resetResultPage, wantsHtml } from './reset-page.ts';
+import { clientAddress, jsonResponse, NO_STORE } from './wire.ts';
+import { htmlAnswer, resetPage, resetResultPage, wantsHtml } from './reset-page.ts';
 import { accountsProfile } from './serializers.ts';
 import { SidekickError } from '../errors.ts';
 
@@ -23,7 +23,7 @@ export function accountsRoutes(router: Router, services: Services) {
     POST: async (c) => {
       const { pair, user } = await auth.withJwt(c.get('body'), clientAddress(c));
       // The original's login answered `email` beside the tokens.
-      return jsonResponse(c, { ...pair, email: user.email });
+      return jsonResponse(c, { ...pair, email: user.email }, 200, NO_STORE);
     },
   });
 
@@ -46,10 +46,10 @@ export function accountsRoutes(router: Router, services: Services) {
       const { uidb64, token } = c.req.param();
       try {
         passwordReset.checkLink(uidb64, token);
-        return c.html(resetPage(), 200, { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+        return htmlAnswer(c, resetPage(), 200);
       } catch (error) {
         if (!(error instanceof SidekickError)) throw error;
-        return c.html(resetResultPage(false, error.message), 400, { 'Cache-Control': 'no-store' });
+        return htmlAnswer(c, resetResultPage(false, error.message), 400);
       }
     },
     POST: async (c) => {
@@ -57,17 +57,17 @@ export function accountsRoutes(router: Router, services: Services) {
       if (!wantsHtml(c)) return jsonResponse(c, await passwordReset.confirm(uidb64, token, c.get('body')));
       try {
         const result = await passwordReset.confirm(uidb64, token, c.get('body'));
-        return c.html(resetResultPage(true, result.message), 200, { 'Cache-Control': 'no-store' });
+        return htmlAnswer(c, resetResultPage(true, result.message), 200);
       } catch (error) {
         if (!(error instanceof SidekickError)) throw error;
         const messages = error.fields ? Object.values(error.fields).flat() : [error.message];
-        return c.html(resetResultPage(false, messages.join(' ')), 400, { 'Cache-Control': 'no-store' });
+        return htmlAnswer(c, resetResultPage(false, messages.join(' ')), 400);
       }
     },
   });
 
   router.resource(['/api/token/refresh/'], {
-    POST: async (c) => jsonResponse(c, await auth.refresh(c.get('body'))),
+    POST: async (c) => jsonResponse(c, await auth.refresh(c.get('body')), 200, NO_STORE),
   });
   router.resource(['/api/token/verify/'], {
     POST: async (c) => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 
 const escapeHtml = (value: string) =>
@@ -13,6 +14,19 @@ const STYLE = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem
 label{display:block;font-weight:600;margin-bottom:.25rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
 button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}.hint{color:#444;font-size:.9rem}
 [role=alert]{border-left:4px solid #b00020;padding:.5rem 1rem}[role=status]{border-left:4px solid #0a7a2f;padding:.5rem 1rem}`;
+
+// The pages run no script and load nothing: the CSP allows their one inline style, by its hash, and the
+// form posting back to where it came from.
+const PAGE_HEADERS = {
+  'Content-Security-Policy': `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  // A reset form's address carries the link's token.
+  'Cache-Control': 'no-store',
+};
+
+/** Every HTML answer, with the contract's page headers (§1). */
+export const htmlAnswer = (c: Context, html: string, status: 200 | 400) => c.html(html, status, PAGE_HEADERS);
 
 function layout(title: string, body: string): string {
   return `<!doctype html>

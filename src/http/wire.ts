@@ -30,6 +30,9 @@ export function requestHeader(c: Context, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/** For every answer that carries a token: no cache may keep it (contract §1). */
+export const NO_STORE: Record<string, string> = Object.freeze({ 'Cache-Control': 'no-store' }) as Record<string, string>;
+
 /** A JSON answer carrying the contract's content type and the request id, headers as a plain object. */
 export function jsonResponse(c: Context, body: unknown, status = 200, extraHeaders?: Record<string, string>): Response {
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', ...extraHeaders };

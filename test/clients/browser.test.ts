@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEmlReader } from '../chaos/helpers/eml-outbox.ts';
 import { STRONG_PASSWORD } from '../helpers/accounts.ts';
 import { freePort, startLiveServer, type LiveServer } from './live-flows.ts';
 
@@ -123,6 +124,52 @@ describe('a browser front end on another origin (real Chromium)', () => {
       logout: 200,
       afterLogout: 401,
     });
+  }, 60_000);
+
+  it('renders the mailed reset page under its strict CSP: styled, nothing refused, and it sets the password', async () => {
+    await fetch(`${api.url}/auth/users/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'forgetful@example.com', password: STRONG_PASSWORD }),
+    });
+    await fetch(`${api.url}/api/users/reset-password/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'forgetful@example.com' }),
+    });
+    // The server's own deliverer writes the mail as an .eml file, as for a user of the defaults.
+    const outbox = createEmlReader(api.live.dataDir);
+    let link: string | undefined;
+    for (let attempt = 0; attempt < 100 && !link; attempt++) {
+      link = await outbox.latestResetLink('forgetful@example.com');
+      if (!link) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(link).toMatch(new RegExp(`^${api.url}/api/users/reset/`));
+
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const refusals: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') refusals.push(message.text());
+      });
+      await page.goto(link!);
+      // The inline style applies (allowed by its hash): the form sits in a 28rem column.
+      expect(await page.evaluate(() => getComputedStyle(document.body).maxWidth)).toBe('448px');
+      await page.fill('#new_password', 'Brand-New-Secret-77');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[role=status]');
+      expect(await page.textContent('h1')).toBe('Password changed');
+      expect(refusals).toEqual([]);
+    } finally {
+      await context.close();
+    }
+    const login = await fetch(`${api.url}/auth/token/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'forgetful@example.com', password: 'Brand-New-Secret-77' }),
+    });
+    expect(login.status).toBe(200);
   }, 60_000);
 
   it('is blocked by the browser from an origin that is not listed', async () => {
