@@ -112,7 +112,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     accounts,
     media,
     userImport: createUserImportService({ db, users, hasher, accounts, clock }),
-    maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, clock }),
+    maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, users, media, clock }),
     mailQueue: createMailQueueService({ db, outbox, clock }),
     outbox,
     health: () => db.prepare('SELECT 1').get() !== undefined,

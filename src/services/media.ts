@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cleanImage, type Upload } from './images.ts';
 
@@ -46,6 +46,28 @@ export function createMediaService(deps: { dir: string; publicUrl: string }) {
         remove(name);
         throw error;
       }
+    },
+
+    /**
+     * Removes stored files no user refers to, older than `before` (ms): what a crash between writing an
+     * upload and committing it would leave behind. Recent files may belong to an upload still running.
+     */
+    removeOrphans(referenced: ReadonlySet<string>, before: number): number {
+      let removed = 0;
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+        throw error;
+      }
+      for (const name of names) {
+        if (!isStoredName(name) || referenced.has(name)) continue;
+        if (statSync(path.join(dir, name)).mtimeMs >= before) continue;
+        remove(name);
+        removed++;
+      }
+      return removed;
     },
 
     /** What the APIs answer for a stored value: URLs as given, stored files as absolute URLs. */

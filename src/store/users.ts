@@ -132,6 +132,9 @@ export function createUserStore(db: Database) {
     'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?',
   );
   const touchLogin = db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?');
+  const storedPictures = db.prepare<{ profile_picture: string }>(
+    "SELECT profile_picture FROM users WHERE profile_picture IS NOT NULL AND profile_picture NOT LIKE 'http%'",
+  );
   const pictureOf = db.prepare<{ profile_picture: string | null }>('SELECT profile_picture FROM users WHERE id = ?');
   // RETURNING the picture, so the file that goes with the row is the one the row held when it went.
   const remove = db.prepare<{ profile_picture: string | null }>('DELETE FROM users WHERE id = ? RETURNING profile_picture');
@@ -199,6 +202,8 @@ export function createUserStore(db: Database) {
     replacePassword: (id: number, previousHash: string, passwordHash: string, now: number) =>
       setPasswordIfUnchanged.run(passwordHash, now, id, previousHash).changes === 1,
     recordLogin: (id: number, now: number) => void touchLogin.run(now, id),
+    /** Every picture value that is not a URL: the names of uploaded files in use. */
+    storedPictures: () => new Set(storedPictures.all().map((row) => row.profile_picture)),
     /** The stored picture as it is now (inside a transaction: as this update will replace it). */
     pictureOf: (id: number) => pictureOf.get(id)?.profile_picture ?? null,
     /** Deletes the user; answers whether a row went and the picture it held. */

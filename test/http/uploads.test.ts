@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -234,6 +234,25 @@ describe('profile pictures (contract §3)', () => {
     expect(me.body.profile_picture).toMatch(STORED);
     expect(me.body.is_superuser).toBe(false);
     expect(stored()).toEqual([fileNameOf(me.body.profile_picture)]);
+  });
+
+  it('sweeps, once an hour, stored files no account names that are over an hour old', async () => {
+    const picture = fileNameOf((await upload(await solidImage('png'))).body.profile_picture);
+    const orphan = `${'a'.repeat(32)}.png`;
+    const recentOrphan = `${'b'.repeat(32)}.jpg`;
+    const notOurs = 'operator-notes.txt';
+    for (const name of [orphan, recentOrphan, notOurs]) writeFileSync(path.join(mediaDir(), name), 'left behind');
+    const ago = (minutes: number) => new Date(t.clock.now() - minutes * 60_000);
+    for (const name of [picture, orphan, notOurs]) utimesSync(path.join(mediaDir(), name), ago(120), ago(120));
+    utimesSync(path.join(mediaDir(), recentOrphan), ago(10), ago(10));
+
+    expect(t.sidekick.services.maintenance.purgeExpired().orphanUploads).toBe(1);
+    expect(stored()).toEqual([picture, recentOrphan, notOurs].sort());
+    t.clock.advance(30 * 60_000);
+    expect(t.sidekick.services.maintenance.purgeExpired().orphanUploads).toBe(0);
+    t.clock.advance(31 * 60_000);
+    expect(t.sidekick.services.maintenance.purgeExpired().orphanUploads).toBe(1);
+    expect(stored()).toEqual([picture, notOurs].sort());
   });
 
   it('serves only names it made: unknown, malformed and traversing names are 404', async () => {
