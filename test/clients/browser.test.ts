@@ -4,7 +4,8 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmlReader } from '../chaos/helpers/eml-outbox.ts';
 import { STRONG_PASSWORD } from '../helpers/accounts.ts';
-import { freePort, startLiveServer, type LiveServer } from './live-flows.ts';
+import { freePort } from '../helpers/net.ts';
+import { startLiveServer, type LiveServer } from './live-flows.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Without the background-networking flags Chromium stalls on this closed network.
@@ -155,7 +156,7 @@ describe('a browser front end on another origin (real Chromium)', () => {
       });
       await page.goto(link!);
       // The inline style applies (allowed by its hash): the form sits in a 28rem column.
-      expect(await page.evaluate(() => getComputedStyle(document.body).maxWidth)).toBe('448px');
+      expect(await page.evaluate(() => { const page = globalThis as any; return page.getComputedStyle(page.document.body).maxWidth; })).toBe('448px');
       await page.fill('#new_password', 'Brand-New-Secret-77');
       await page.click('button[type=submit]');
       await page.waitForSelector('[role=status]');

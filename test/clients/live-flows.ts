@@ -1,21 +1,9 @@
-import { createServer } from 'node:net';
 import axios from 'axios';
 import type { Env } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { STRONG_PASSWORD } from '../helpers/accounts.ts';
 import { createLiveSidekick, type LiveSidekick } from '../helpers/live-sidekick.ts';
-
-/** A port nobody listens on right now, so a server's public URL can name it before it starts. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../helpers/net.ts';
 
 export interface LiveServer {
   live: LiveSidekick;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { registrationBody, STRONG_PASSWORD } from '../helpers/accounts.ts';
+import { freePort } from '../helpers/net.ts';
 import { codeIn, TestSmtpServer } from '../helpers/smtp.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -41,14 +42,6 @@ function ensureBuilt(): void {
       if (attempt === 2) throw new Error(`npm run build failed:\n${stdout ?? ''}${stderr ?? ''}`);
     }
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** The parent's environment without any SIDEKICK_* variable, so the test decides every setting. */
