@@ -49,35 +49,28 @@ function loadSharp(): Promise<Sharp> {
   return sharpModule;
 }
 
-// One image at a time per process: each decode may hold up to MAX_INPUT_PIXELS × 4 bytes.
-let queue: Promise<unknown> = Promise.resolve();
-
 /**
  * Checks that `bytes` is a PNG, JPEG, WebP or GIF by its content (never its name or declared type),
  * decodes it whole (a truncated or corrupt file fails here), and re-encodes it in the same format:
  * upright, at most MAX_SIDE pixels a side, and without metadata (EXIF carries GPS positions and
  * camera serials; a re-encode drops every byte the client chose, a polyglot's payload included).
  */
-export function cleanImage(bytes: Uint8Array): Promise<CleanImage> {
-  const work = queue.then(async () => {
-    const sharp = await loadSharp();
-    const options = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'truncated', animated: true } as const;
-    // sharp() itself throws on some inputs (an empty buffer): inside then(), every failure is a refusal.
-    const format = await Promise.resolve()
-      .then(() => sharp(bytes, options).metadata())
-      .then((metadata) => metadata.format, () => undefined);
-    if (!isAccepted(format)) throw invalidImage();
-    try {
-      const output = await sharp(bytes, options)
-        .rotate()
-        .resize({ width: MAX_SIDE, height: MAX_SIDE, fit: 'inside', withoutEnlargement: true })
-        .toFormat(format)
-        .toBuffer();
-      return { format, extension: EXTENSIONS[format], bytes: output };
-    } catch {
-      throw invalidImage();
-    }
-  });
-  queue = work.catch(() => {});
-  return work;
+export async function cleanImage(bytes: Uint8Array): Promise<CleanImage> {
+  const sharp = await loadSharp();
+  const options = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'truncated', animated: true } as const;
+  // sharp() itself throws on some inputs (an empty buffer): inside then(), every failure is a refusal.
+  const format = await Promise.resolve()
+    .then(() => sharp(bytes, options).metadata())
+    .then((metadata) => metadata.format, () => undefined);
+  if (!isAccepted(format)) throw invalidImage();
+  try {
+    const output = await sharp(bytes, options)
+      .rotate()
+      .resize({ width: MAX_SIDE, height: MAX_SIDE, fit: 'inside', withoutEnlargement: true })
+      .toFormat(format)
+      .toBuffer();
+    return { format, extension: EXTENSIONS[format], bytes: output };
+  } catch {
+    throw invalidImage();
+  }
 }

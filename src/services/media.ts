@@ -16,6 +16,8 @@ const isStoredName = (value: string | null | undefined): value is string => !!va
  */
 export function createMediaService(deps: { dir: string; publicUrl: string }) {
   const { dir } = deps;
+  // One image at a time per process: each decode may hold up to 50 MP × 4 bytes.
+  let decoding: Promise<unknown> = Promise.resolve();
 
   function remove(stored: string | null | undefined): void {
     if (isStoredName(stored)) rmSync(path.join(dir, stored), { force: true });
@@ -23,10 +25,12 @@ export function createMediaService(deps: { dir: string; publicUrl: string }) {
 
   /** Checks and re-encodes the image, then writes it; answers the name to store. */
   async function store(upload: Upload): Promise<string> {
-    const image = await cleanImage(upload.bytes);
+    const image = decoding.then(() => cleanImage(upload.bytes));
+    decoding = image.catch(() => {});
+    const clean = await image;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const name = `${randomBytes(16).toString('hex')}.${image.extension}`;
-    writeFileSync(path.join(dir, name), image.bytes, { flag: 'wx', mode: 0o600 });
+    const name = `${randomBytes(16).toString('hex')}.${clean.extension}`;
+    writeFileSync(path.join(dir, name), clean.bytes, { flag: 'wx', mode: 0o600 });
     return name;
   }
 
