@@ -10,9 +10,9 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * body before reading (Python's urllib and requests, axios in Node) lose the answer to a connection
  * reset when the server closes on unread bytes; past this much, closing is the lesser harm.
  */
-export const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
+const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
 
-export class BodyTooLarge extends SidekickError {
+class BodyTooLarge extends SidekickError {
   constructor() {
     super('payload_too_large', 'Request body is too large.');
   }
@@ -96,10 +96,8 @@ function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer> {
     incoming.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (refused) {
-        if (size > max + DISCARD_MAX_BYTES) {
-          incoming.removeAllListeners('data');
-          reject(new BodyTooLarge());
-        }
+        // Past the bound, answer now: the connection closes under whatever is still coming.
+        if (size > max + DISCARD_MAX_BYTES) reject(new BodyTooLarge());
       } else if (size > max) {
         refused = true;
         chunks.length = 0;

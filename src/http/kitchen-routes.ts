@@ -1,4 +1,5 @@
 import type { Services } from '../sidekick.ts';
+import type { User } from '../store/users.ts';
 import type { Router } from './context.ts';
 import { clientAddress, jsonResponse, NO_STORE } from './wire.ts';
 import { kitchenProfile } from './serializers.ts';
@@ -6,7 +7,7 @@ import { kitchenProfile } from './serializers.ts';
 /** The kitchen API (document 002, contract §3), at the root and under `/auth/` where it first lived. */
 export function kitchenRoutes(router: Router, services: Services) {
   const { auth, accounts, media } = services;
-  const profile = (user: Parameters<typeof kitchenProfile>[0]) => kitchenProfile(user, media.urlFor);
+  const profile = (user: User) => kitchenProfile(user, media.urlFor);
   const both = (path: string) => [path, `/auth${path}`];
 
   router.resource(both('/users/'), {

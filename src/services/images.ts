@@ -8,10 +8,10 @@ export class Upload {
   ) {}
 }
 
-export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
+type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
 
 export interface CleanImage {
-  format: ImageFormat;
+  /** The file extension of the format it was re-encoded in. */
   extension: string;
   bytes: Buffer;
 }
@@ -28,7 +28,7 @@ const MAX_INPUT_PIXELS = 50_000_000;
 const MAX_SIDE = 2048;
 
 /** DRF's ImageField message, which the originals' clients show. */
-export const invalidImage = () =>
+const invalidImage = () =>
   validationError({
     profile_picture: ['Upload a valid image. The file you uploaded was either not an image or a corrupted image.'],
   });
@@ -69,7 +69,7 @@ export async function cleanImage(bytes: Uint8Array): Promise<CleanImage> {
       .resize({ width: MAX_SIDE, height: MAX_SIDE, fit: 'inside', withoutEnlargement: true })
       .toFormat(format)
       .toBuffer();
-    return { format, extension: EXTENSIONS[format], bytes: output };
+    return { extension: EXTENSIONS[format], bytes: output };
   } catch {
     throw invalidImage();
   }
