@@ -8,8 +8,8 @@ import type { Router } from './context.ts';
  */
 export function mediaRoutes(router: Router, services: Services) {
   router.resource(['/media/:name'], {
-    GET: (c) => {
-      const file = services.media.read(c.req.param('name') ?? '');
+    GET: async (c) => {
+      const file = await services.media.read(c.req.param('name') ?? '');
       if (!file) throw new SidekickError('not_found', 'Not found.');
       return c.body(new Uint8Array(file.bytes), 200, {
         'Content-Type': file.type,

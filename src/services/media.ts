@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cleanImage, type Upload } from './images.ts';
 
@@ -35,7 +36,6 @@ export function createMediaService(deps: { dir: string; publicUrl: string }) {
   }
 
   return {
-    store,
     remove,
 
     /**
@@ -80,10 +80,10 @@ export function createMediaService(deps: { dir: string; publicUrl: string }) {
     },
 
     /** A stored file's bytes and type, or undefined for any name Sidekick did not make or no longer has. */
-    read(name: string): { type: string; bytes: Buffer } | undefined {
+    async read(name: string): Promise<{ type: string; bytes: Buffer } | undefined> {
       if (!isStoredName(name)) return undefined;
       try {
-        return { type: TYPES[name.split('.')[1]], bytes: readFileSync(path.join(dir, name)) };
+        return { type: TYPES[name.split('.')[1]], bytes: await readFile(path.join(dir, name)) };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw error;
