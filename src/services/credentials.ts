@@ -87,7 +87,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     if (hasher.needsRehash(user.passwordHash)) {
       // The configured cost changed since this hash was made: upgrade it while the password is at hand.
       const upgraded = await hasher.hash(password);
-      users.replacePassword(user.id, user.passwordHash, upgraded, clock.now());
+      users.rehashPassword(user.id, user.passwordHash, upgraded);
     }
     return user;
   }

@@ -35,9 +35,10 @@ function decodeUid(uidb64: string): number | undefined {
 }
 
 /**
- * Reset links carry no server-side state: the token is an HMAC over the user's id, current password
- * hash, last login and the issue time, so it dies by itself once the password changes (it was used)
- * or the user logs in, and by its age after the TTL.
+ * Reset links carry no server-side state: the token is an HMAC over the user's id, password version
+ * and the issue time, so it dies by itself once the password changes (it was used, or another link or
+ * an operator changed it), and by its age after the TTL. Logins (and the rehash a login may do) leave
+ * it alone: whoever knows the password must not be able to keep the owner's links dead.
  */
 export function createPasswordResetService(deps: PasswordResetDeps) {
   const { db, users, hasher, credentials, mailer, throttle, clock } = deps;
@@ -45,7 +46,7 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
   const confirmSchema = z.object({ new_password: passwordField });
 
   const sign = (user: User, issuedAt: number) =>
-    hmacHex(deps.resetKey, user.id, user.passwordHash, user.lastLoginAt ?? '', issuedAt).slice(0, 40);
+    hmacHex(deps.resetKey, user.id, user.passwordVersion, issuedAt).slice(0, 40);
 
   function makeLink(user: User): string {
     const issuedAt = Math.floor(clock.now() / 1000);
@@ -98,8 +99,8 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
       });
       const passwordHash = await hasher.hash(new_password);
       db.immediate(() => {
-        // Compare-and-set on the hash the link was checked against: a link is used at most once.
-        if (!users.replacePassword(user.id, user.passwordHash, passwordHash, clock.now())) throw linkInvalid();
+        // Compare-and-set on the version the link was checked against: a link is used at most once.
+        if (!users.replacePassword(user.id, user.passwordVersion, passwordHash, clock.now())) throw linkInvalid();
         credentials.revokeAllInTransaction(user.id);
         mailer.enqueue(user.email, passwordChangedMail());
       });

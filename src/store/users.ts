@@ -4,6 +4,8 @@ export interface User {
   id: number;
   email: string;
   passwordHash: string;
+  /** Bumped by every password change, never by a rehash (see migration 003). */
+  passwordVersion: number;
   superheroName: string;
   name: string;
   gender: string;
@@ -25,6 +27,7 @@ export interface UserRow {
   id: number;
   email: string;
   password_hash: string;
+  password_version: number;
   superhero_name: string;
   name: string;
   gender: string;
@@ -41,7 +44,7 @@ export interface UserRow {
   updated_at: number;
 }
 
-export const USER_COLUMNS = `users.id, users.email, users.password_hash, users.superhero_name, users.name,
+export const USER_COLUMNS = `users.id, users.email, users.password_hash, users.password_version, users.superhero_name, users.name,
   users.gender, users.preferences, users.dob, users.bio, users.phone_number, users.profile_picture, users.is_active,
   users.is_staff, users.is_superuser, users.last_login_at, users.created_at, users.updated_at`;
 
@@ -50,6 +53,7 @@ export function toUser(row: UserRow): User {
     id: row.id,
     email: row.email,
     passwordHash: row.password_hash,
+    passwordVersion: row.password_version,
     superheroName: row.superhero_name,
     name: row.name,
     gender: row.gender,
@@ -127,10 +131,13 @@ export function createUserStore(db: Database) {
       updated_at = @now
     WHERE id = @id
     RETURNING ${USER_COLUMNS}`);
-  const setPassword = db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?');
-  const setPasswordIfUnchanged = db.prepare(
-    'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?',
+  const setPassword = db.prepare(
+    'UPDATE users SET password_hash = ?, password_version = password_version + 1, updated_at = ? WHERE id = ?',
   );
+  const setPasswordIfVersion = db.prepare(
+    'UPDATE users SET password_hash = ?, password_version = password_version + 1, updated_at = ? WHERE id = ? AND password_version = ?',
+  );
+  const rehash = db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?');
   const touchLogin = db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?');
   const storedPictures = db.prepare<{ profile_picture: string }>(
     "SELECT profile_picture FROM users WHERE profile_picture IS NOT NULL AND profile_picture NOT LIKE 'http%'",
@@ -198,9 +205,12 @@ export function createUserStore(db: Database) {
       return row && toUser(row);
     },
     setPassword: (id: number, passwordHash: string, now: number) => setPassword.run(passwordHash, now, id).changes === 1,
-    /** Compare-and-set: fails when the password changed since `previousHash` was read. */
-    replacePassword: (id: number, previousHash: string, passwordHash: string, now: number) =>
-      setPasswordIfUnchanged.run(passwordHash, now, id, previousHash).changes === 1,
+    /** Compare-and-set: fails when the password changed since `version` was read. */
+    replacePassword: (id: number, version: number, passwordHash: string, now: number) =>
+      setPasswordIfVersion.run(passwordHash, now, id, version).changes === 1,
+    /** The same password under a new hash (a cost upgrade): no change of password, so reset links live on. */
+    rehashPassword: (id: number, previousHash: string, passwordHash: string) =>
+      rehash.run(passwordHash, id, previousHash).changes === 1,
     recordLogin: (id: number, now: number) => void touchLogin.run(now, id),
     /** Every picture value that is not a URL: the names of uploaded files in use. */
     storedPictures: () => new Set(storedPictures.all().map((row) => row.profile_picture)),
