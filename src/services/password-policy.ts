@@ -10,6 +10,13 @@ function isCommon(password: string): boolean {
   return commonPasswords.has(password.toLowerCase());
 }
 
+/** `abcdefgh`, `87654321`, `ABCDEFGH`: each character one code point from the last, in one direction. */
+function isSequence(characters: string[]): boolean {
+  const codes = characters.map((character) => character.toLowerCase().codePointAt(0)!);
+  const step = codes[1] - codes[0];
+  return (step === 1 || step === -1) && codes.every((code, i) => i === 0 || code - codes[i - 1] === step);
+}
+
 /** Every rule the password breaks, each message naming its rule; empty when it is acceptable. */
 export function passwordProblems(password: string, email?: string): string[] {
   const problems: string[] = [];
@@ -18,6 +25,16 @@ export function passwordProblems(password: string, email?: string): string[] {
   }
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
     problems.push(`This password is too long. It must contain at most ${MAX_PASSWORD_BYTES} bytes.`);
+  }
+  const characters = [...password];
+  if (/\p{Cc}/u.test(password)) problems.push('This password contains control characters.');
+  // NIST 800-63B: refuse repetitive or sequential strings, and what only looks like a password.
+  if (characters.every((character) => /[\s\p{Cf}]/u.test(character))) {
+    problems.push('This password is only spaces or invisible characters.');
+  } else if (new Set(characters).size === 1) {
+    problems.push('This password is one character repeated.');
+  } else if (isSequence(characters)) {
+    problems.push('This password is a simple sequence of characters.');
   }
   if (/^\d+$/.test(password)) problems.push('This password is entirely numeric.');
   if (isCommon(password)) problems.push('This password is too common.');

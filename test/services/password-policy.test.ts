@@ -46,4 +46,27 @@ describe('password policy (contract §5)', () => {
   it('names every rule broken at once', () => {
     expect(passwordProblems('1234')).toEqual(expect.arrayContaining([TOO_SHORT, NUMERIC, COMMON]));
   });
+
+  it('refuses what only looks like a password: whitespace, invisible characters, controls, repeats, sequences', () => {
+    const cases: [string, string][] = [
+      [' '.repeat(8), 'This password is only spaces or invisible characters.'],
+      ['\u200b'.repeat(8), 'This password is only spaces or invisible characters.'],
+      [' \t\u00a0\u2003  \u200b ', 'This password is only spaces or invisible characters.'],
+      ['\u0000'.repeat(8), 'This password contains control characters.'],
+      ['\u0000'.repeat(8), 'This password is one character repeated.'],
+      ['Correct-Horse\u001b[2J', 'This password contains control characters.'],
+      ['aaaaaaaa', 'This password is one character repeated.'],
+      ['ZZZZZZZZZZZZ', 'This password is one character repeated.'],
+      ['abcdefgh', 'This password is a simple sequence of characters.'],
+      ['HGFEDCBA', 'This password is a simple sequence of characters.'],
+      ['AbCdEfGhIj', 'This password is a simple sequence of characters.'],
+    ];
+    for (const [password, problem] of cases) expect(passwordProblems(password), JSON.stringify(password)).toContain(problem);
+  });
+
+  it('accepts passphrases with spaces and emoji joined by invisible joiners', () => {
+    expect(passwordProblems('correct horse battery staple')).toEqual([]);
+    expect(passwordProblems('family \u{1F468}\u200d\u{1F469}\u200d\u{1F467} trip 2031')).toEqual([]);
+    expect(passwordProblems('abcdefgz')).toEqual([]);
+  });
 });
