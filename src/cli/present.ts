@@ -1,4 +1,5 @@
 import type { OutboxEntry } from '../store/outbox.ts';
+import { UNSAFE_CHARACTERS } from '../services/validation.ts';
 import type { User } from '../store/users.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -42,16 +43,34 @@ export function mailJson(entry: OutboxEntry) {
   };
 }
 
+// The backslash too, so that an escape shown is never ambiguous with text that looks like one.
+const ESCAPED = new RegExp(`[${UNSAFE_CHARACTERS}\\\\]`, 'gu');
+
+/**
+ * Text as a terminal may safely show it: control characters, separators and bidirectional overrides
+ * (stored before they were refused, or imported) become visible escapes instead of moving the cursor,
+ * faking lines or recolouring the screen.
+ */
+export function printable(text: string): string {
+  return text.replace(ESCAPED, (character) => {
+    if (character === '\\') return '\\\\';
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    const code = character.codePointAt(0)!;
+    return named[character] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
 /** `key: value` lines, keys aligned. */
 export function describe(record: Record<string, unknown>): string {
   const width = Math.max(...Object.keys(record).map((key) => key.length));
   return Object.entries(record)
-    .map(([key, value]) => `${`${key}:`.padEnd(width + 2)}${value === null || value === '' ? '-' : String(value)}`)
+    .map(([key, value]) => `${`${key}:`.padEnd(width + 2)}${value === null || value === '' ? '-' : printable(String(value))}`)
     .join('\n');
 }
 
 /** A plain text table; the last column is not padded. */
-export function table(headers: string[], rows: string[][]): string {
+export function table(headers: string[], cells: string[][]): string {
+  const rows = cells.map((row) => row.map(printable));
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column].length)));
   const line = (cells: string[]) =>
     cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]))).join('  ');

@@ -53,7 +53,8 @@ export function createAccountService(deps: AccountServiceDeps) {
   const nullable = <T extends z.ZodType>(schema: T) =>
     z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? null : value), schema.nullable());
   // Text columns hold '' for "not set": null clears them as blank does.
-  const clearableText = (max: number) => nullable(text(max, { allowBlank: true })).transform((value) => value ?? '');
+  const clearableText = (max: number, multiline = false) =>
+    nullable(text(max, { allowBlank: true, multiline })).transform((value) => value ?? '');
 
   // Unknown keys are dropped by the schemas: read-only fields in a body are ignored, never applied.
   const accountsProfileSchema = z.object({
@@ -64,7 +65,7 @@ export function createAccountService(deps: AccountServiceDeps) {
   const kitchenProfileSchema = z.object({
     name: clearableText(30).optional(),
     date_of_birth: nullable(pastDateField(today)).optional(),
-    bio: clearableText(500).optional(),
+    bio: clearableText(500, true).optional(),
     phone_number: clearableText(30).optional(),
     profile_picture: nullable(httpUrlField(200)).optional(),
   });
@@ -76,7 +77,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     preferences: text(100, { allowBlank: true }).optional(),
     dob: pastDateField(today).optional(),
     date_of_birth: nullable(pastDateField(today)).optional(),
-    bio: text(500, { allowBlank: true }).optional(),
+    bio: text(500, { allowBlank: true, multiline: true }).optional(),
     phone_number: text(30, { allowBlank: true }).optional(),
     profile_picture: nullable(httpUrlField(200)).optional(),
   });
@@ -203,9 +204,10 @@ export function createAccountService(deps: AccountServiceDeps) {
     /** Operators' changes; deactivating also ends every session. */
     updateAdmin(email: string, changes: AdminChanges): User {
       const user = requireUser(email);
-      if (changes.name !== undefined) parseInput(z.object({ name: text(30, { allowBlank: true }) }), { name: changes.name });
+      // The name as checked (trimmed), not as typed: 33 characters with spaces round them are not 30.
+      const name = changes.name === undefined ? undefined : parseInput(z.object({ name: text(30, { allowBlank: true }) }), { name: changes.name }).name;
       return db.immediate(() => {
-        const updated = users.updateAdmin(user.id, changes, clock.now());
+        const updated = users.updateAdmin(user.id, { ...changes, name }, clock.now());
         if (!updated) throw notFound();
         if (changes.isActive === false) credentials.revokeAllInTransaction(user.id);
         return updated;

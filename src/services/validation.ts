@@ -13,6 +13,8 @@ export const MESSAGES = {
   date: 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.',
   pastDate: 'Date of birth must be in the past.',
   maxLength: (max: number) => `Ensure this field has no more than ${max} characters.`,
+  // DRF's own wording for the NUL byte, which it refuses in every CharField.
+  controlCharacters: 'Control characters are not allowed.',
   notObject: (got: string) => `Invalid data. Expected a dictionary, but got ${got}.`,
 };
 
@@ -24,12 +26,24 @@ const maxLength = (max: number) => ({ error: MESSAGES.maxLength(max) });
 // Characters as DRF (Python's len) counts them: code points, not UTF-16 units, so an emoji is one.
 const atMost = (max: number) => (value: string) => [...value].length <= max;
 
-/** Trimmed text, as DRF's CharField does; blank refused unless allowed. */
-export function text(max: number, options: { allowBlank?: boolean } = {}) {
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides: what
+ * fakes lines or rewrites a terminal, a log or a page where the text is shown. Multi-line text (a bio)
+ * keeps tab and line breaks.
+ */
+const SEPARATORS_AND_BIDI = '\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+/** A character class (without brackets) of every character unsafe to show as is; the CLI escapes them. */
+export const UNSAFE_CHARACTERS = `\\p{Cc}${SEPARATORS_AND_BIDI}`;
+const CONTROL = new RegExp(`[${UNSAFE_CHARACTERS}]`, 'u');
+const CONTROL_BUT_LINES = new RegExp(`[^\\P{Cc}\\t\\n\\r]|[${SEPARATORS_AND_BIDI}]`, 'u');
+
+/** Trimmed text, as DRF's CharField does; blank refused unless allowed; no control characters. */
+export function text(max: number, options: { allowBlank?: boolean; multiline?: boolean } = {}) {
+  const forbidden = options.multiline ? CONTROL_BUT_LINES : CONTROL;
   const base = string().trim();
-  return options.allowBlank
-    ? base.refine(atMost(max), maxLength(max))
-    : base.min(1, { error: MESSAGES.blank, abort: true }).refine(atMost(max), maxLength(max));
+  return (options.allowBlank ? base : base.min(1, { error: MESSAGES.blank, abort: true }))
+    .refine((value) => !forbidden.test(value), { error: MESSAGES.controlCharacters, abort: true })
+    .refine(atMost(max), maxLength(max));
 }
 
 export const emailField = string()
