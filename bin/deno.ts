@@ -14,5 +14,6 @@ const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url
 settings.enableAutoTranspile = false;
 await execute({
   args: process.argv.slice(2),
-  loadOptions: { root, pjson: { ...pjson, oclif: { ...pjson.oclif, commands: './commands' } } },
+  // No user, link or dev plugins: see bin/run.js.
+  loadOptions: { root, userPlugins: false, devPlugins: false, pjson: { ...pjson, oclif: { ...pjson.oclif, commands: './commands' } } },
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, realpathSync, renameSync, statSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openDatabase, type Database } from '../db/database.ts';
 import { migrate, schemaVersion } from '../db/migrate.ts';
@@ -42,10 +42,13 @@ export async function backupDatabase(db: Database, file: string, options: { over
     throw new SidekickError('invalid', `${target} already exists (pass --force to overwrite it)`);
   }
   const dir = path.dirname(target);
-  if (!existsSync(dir)) throw new SidekickError('invalid', `cannot write ${target}: folder ${dir} does not exist`);
+  // Folders it makes are the operator's alone, as the copy is: it holds every password hash.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
 
   const partial = path.join(dir, `.${path.basename(target)}.partial-${process.pid}`);
   try {
+    // Created 0600 before SQLite writes into it, so the copy is never readable by others, even for a moment.
+    writeFileSync(partial, '', { mode: 0o600, flag: 'wx' });
     await db.backup(partial);
     const copy = openDatabase(partial);
     let verdict: string;
@@ -56,6 +59,7 @@ export async function backupDatabase(db: Database, file: string, options: { over
       copy.close();
     }
     if (verdict !== 'ok') throw new SidekickError('error', `the copy failed its integrity check: ${verdict}`);
+    chmodSync(partial, 0o600);
     renameSync(partial, target);
   } finally {
     for (const leftover of [partial, `${partial}-wal`, `${partial}-shm`]) rmSync(leftover, { force: true });
