@@ -4,6 +4,8 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import type { Config } from '../src/config.ts';
 import { SidekickCommand } from '../src/cli/base-command.ts';
+import { CliError, EXIT } from '../src/cli/errors.ts';
+import type { Sidekick } from '../src/sidekick.ts';
 import type { Logger } from '../src/logger.ts';
 import { startBackgroundWork, startServer } from '../src/http/server.ts';
 
@@ -53,7 +55,7 @@ export default class Serve extends SidekickCommand {
     if (cluster.isWorker) return this.runWorker(overrides);
     if (flags.workers > 1) return this.runPrimary(overrides, flags.workers, flags.json);
 
-    const sidekick = this.openSidekick(overrides);
+    const sidekick = this.openChecked(overrides);
     const server = await startServer(sidekick);
     const { config, logger } = sidekick;
     // Handlers first: a supervisor may send SIGTERM the instant it reads the line below.
@@ -64,6 +66,19 @@ export default class Serve extends SidekickCommand {
     await server.close().catch(() => {});
     logger.info('stopped');
     logger.flush?.();
+  }
+
+  /**
+   * Opens the database and runs SQLite's quick_check once, before serving: a corrupt file is refused
+   * with one line instead of serving 500s. Workers skip it; their primary checked the file.
+   */
+  private openChecked(overrides: { host?: string; port?: string; db?: string }): Sidekick {
+    const sidekick = this.openSidekick(overrides);
+    const problem = sidekick.services.health.integrityProblem();
+    if (problem) {
+      throw new CliError(`the database ${sidekick.config.dbPath} failed its integrity check (${problem}): restore it from a backup`, EXIT.noInput);
+    }
+    return sidekick;
   }
 
   /** One HTTP server among several; background work is the primary's. */
@@ -87,7 +102,7 @@ export default class Serve extends SidekickCommand {
     count: number,
     json: boolean,
   ): Promise<void> {
-    const sidekick = this.openSidekick(overrides);
+    const sidekick = this.openChecked(overrides);
     const { config, logger } = sidekick;
     const stopBackground = startBackgroundWork(sidekick);
     let stopping = false;

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, exit: 2 },
   throttled: { status: 429, exit: 2 },
   overloaded: { status: 503, exit: 4 },
+  unavailable: { status: 503, exit: 66 },
   error: { status: 500, exit: 1 },
 } as const;
 

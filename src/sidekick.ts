@@ -8,6 +8,7 @@ import { createAccountService } from './services/accounts.ts';
 import { systemClock, type Clock } from './services/clock.ts';
 import { createCredentialService } from './services/credentials.ts';
 import { deriveKey } from './services/crypto.ts';
+import { createHealthService } from './services/health.ts';
 import { createJwtCodec } from './services/jwt.ts';
 import { createAuthService } from './services/auth.ts';
 import { createMailer } from './services/mailer.ts';
@@ -19,6 +20,7 @@ import { createPasswordResetService } from './services/password-reset.ts';
 import { createRegistrationService } from './services/registration.ts';
 import { createThrottleService } from './services/throttle.ts';
 import { createUserImportService } from './services/user-import.ts';
+import { createHealthStore } from './store/health.ts';
 import { createOutboxStore } from './store/outbox.ts';
 import { createRegistrationStore } from './store/registrations.ts';
 import { createSessionStore } from './store/sessions.ts';
@@ -115,7 +117,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, users, media, clock }),
     mailQueue: createMailQueueService({ db, outbox, clock }),
     outbox,
-    health: () => db.prepare('SELECT 1').get() !== undefined,
+    health: createHealthService({ db, health: createHealthStore(db), clock }),
   };
 
   const transport =

@@ -141,7 +141,8 @@ export abstract class SidekickCommand extends Command {
       exitCode = EXIT.busy;
       message = 'the database is locked by another process; try again';
     } else if (sqliteCode === 'SQLITE_NOTADB' || sqliteCode === 'SQLITE_CORRUPT') {
-      message = `the database file is not a healthy SQLite database (${sqliteCode})`;
+      exitCode = EXIT.noInput;
+      message = `the database file is not a healthy SQLite database (${sqliteCode}): restore it from a backup`;
     } else if (typeof sqliteCode === 'string' && sqliteCode.startsWith('SQLITE_CANTOPEN')) {
       exitCode = EXIT.noInput;
       message = 'cannot open the database file';

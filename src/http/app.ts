@@ -25,7 +25,7 @@ export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
 
   router.resource(['/healthz'], {
     GET: (c) => {
-      if (!services.health()) throw new SidekickError('error', 'database unavailable');
+      if (!services.health.check()) throw new SidekickError('unavailable', 'The database cannot be read or written.');
       return jsonResponse(c, { status: 'ok' });
     },
   });

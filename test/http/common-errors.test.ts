@@ -231,17 +231,22 @@ describe('HTTP conventions (contract §1)', () => {
   });
 
   describe('health and server errors', () => {
-    it('answers GET /healthz with 200 {"status":"ok"}', async () => {
+    it('answers GET /healthz with 200 {"status":"ok"}, and 503 once the database is gone', async () => {
       for (const path of ['/healthz', '/healthz/']) {
         const response = await call(t.app, 'GET', path);
         expect(response.status, path).toBe(200);
         expect(response.body).toEqual({ status: 'ok' });
       }
+      t.sidekick.db.close();
+      const gone = await call(t.app, 'GET', '/healthz');
+      expect(gone.status).toBe(503);
+      expect(gone.body).toEqual({ detail: 'The database cannot be read or written.', code: 'unavailable' });
     });
 
     it('answers an unexpected failure with 500 "A server error occurred." and no internals', async () => {
       t.sidekick.db.close();
-      const response = await call(t.app, 'GET', '/healthz');
+      // /healthz reports this as 503 (see test/server/health.test.ts); a sign-up meets it unprepared.
+      const response = await call(t.app, 'POST', '/users/', { body: { email: 'late@example.com', password: 'Correct-Horse-Battery-9' } });
       expect(response.status).toBe(500);
       expect(response.body).toEqual({ detail: 'A server error occurred.', code: 'error' });
       expect(response.text).not.toMatch(/sqlite|database|at .*\.ts|Error:/i);

@@ -63,7 +63,7 @@ describe('stopping the server', () => {
     const closing = server.close().then(() => void (closed = true));
     expect(await connectionError(server.url)).toBe('ECONNREFUSED');
     expect(closed).toBe(false);
-    expect(live.sidekick.services.health()).toBe(true);
+    expect(live.sidekick.services.health.check()).toBe(true);
 
     slow.finish();
     const answer = await slow.response;
@@ -71,7 +71,7 @@ describe('stopping the server', () => {
     expect(JSON.parse(answer.text)).toMatchObject({ code: 'no_active_account' });
 
     await closing;
-    expect(() => live!.sidekick.services.health()).toThrow(/not open/);
+    expect(() => live!.sidekick.db.prepare('SELECT 1').get()).toThrow(/not open/);
   });
 
   it('does not wait out the drain timeout for a keep-alive client whose request was answered', async () => {
@@ -121,7 +121,7 @@ describe('stopping the server', () => {
     expect(took).toBeLessThan(5000);
     expect(await outcome).toBe('ECONNRESET');
     expect(live.logs.text).toMatch(/drain timeout reached/);
-    expect(() => live!.sidekick.services.health()).toThrow(/not open/);
+    expect(() => live!.sidekick.db.prepare('SELECT 1').get()).toThrow(/not open/);
   });
 
   it('can be closed twice without error', async () => {
