@@ -71,12 +71,22 @@ export function createBcryptPool(options: BcryptPoolOptions) {
     const worker = idle.pop() ?? (all.size < options.size ? spawn() : undefined);
     if (!worker) return Promise.reject(new Error('bcrypt pool: more jobs than threads'));
     return new Promise<T>((resolve, reject) => {
-      const onError = (error: Error) => {
+      const settle = () => {
         worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      const onError = (error: Error) => {
+        settle();
         reject(error);
       };
+      // close() terminates threads mid-job: their jobs fail instead of waiting forever.
+      const onExit = (code: number) => {
+        settle();
+        reject(new Error(closed ? 'bcrypt pool closed' : `bcrypt thread exited with code ${code}`));
+      };
       const onMessage = (reply: Reply) => {
-        worker.off('error', onError);
+        settle();
         worker.unref();
         idle.push(worker);
         if (reply.ok) resolve(reply.result as T);
@@ -84,6 +94,7 @@ export function createBcryptPool(options: BcryptPoolOptions) {
       };
       worker.once('message', onMessage);
       worker.once('error', onError);
+      worker.once('exit', onExit);
       // A job in flight keeps the process alive until it answers, as the libuv pool would.
       worker.ref();
       worker.postMessage(job);

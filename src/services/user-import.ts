@@ -65,6 +65,14 @@ function parseFlag(value: unknown): boolean | undefined {
 
 const fileError = (message: string) => new SidekickError('invalid', message);
 
+/** ` (line L, column C)` for a JSON.parse failure that names a position, else what little is safe to say. */
+function jsonErrorPlace(text: string, message: string): string {
+  const position = /position (\d+)/.exec(message);
+  if (!position) return /end of JSON input/i.test(message) ? ' (it ends too early)' : '';
+  const before = text.slice(0, Number(position[1])).split('\n');
+  return ` (line ${before.length}, column ${before.at(-1)!.length + 1})`;
+}
+
 /**
  * A JSON file (an array of objects, or `{"users": [...]}`) or a CSV file with a header row, as rows.
  * Only the shape is checked here; the values are checked by `import`.
@@ -77,7 +85,8 @@ export function parseUserFile(text: string, format: 'json' | 'csv'): ImportRow[]
     try {
       parsed = JSON.parse(body);
     } catch (error) {
-      throw fileError(`the file is not valid JSON: ${(error as Error).message}`);
+      // Only where: V8's message quotes the text around the fault, which may be somebody's password.
+      throw fileError(`the file is not valid JSON${jsonErrorPlace(body, (error as Error).message)}`);
     }
     const list = Array.isArray(parsed) ? parsed : (parsed as { users?: unknown } | null)?.users;
     if (!Array.isArray(list)) throw fileError('a JSON import file must be an array of users or {"users": [...]}');

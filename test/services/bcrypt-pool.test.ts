@@ -44,4 +44,17 @@ describe('bcrypt pool', () => {
     await pool.close();
     await expect(pool.verify('a', 'b')).rejects.toThrow(/closed/);
   });
+
+  it('fails the jobs still running when it closes, instead of leaving them pending forever', async () => {
+    pool = createBcryptPool({ size: 2 });
+    // Cost 16 takes seconds: both jobs are surely in flight when close() terminates their threads.
+    const jobs = [pool.hash('correct horse battery', 16), pool.verify('x', '$2b$16$' + 'a'.repeat(53))];
+    const outcomes = Promise.allSettled(jobs);
+    await pool.close();
+    const settled = await Promise.race([outcomes, new Promise<'pending'>((resolve) => setTimeout(resolve, 2000, 'pending'))]);
+    expect(settled).not.toBe('pending');
+    expect((settled as PromiseSettledResult<unknown>[]).map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(String((settled as PromiseRejectedResult[])[0].reason)).toMatch(/bcrypt pool closed/);
+    pool = undefined;
+  });
 });
