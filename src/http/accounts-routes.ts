@@ -1,9 +1,11 @@
 import type { Services } from '../sidekick.ts';
 import type { Router } from './context.ts';
 import { clientAddress, jsonResponse, NO_STORE } from './wire.ts';
-import { htmlAnswer, resetPage, resetResultPage, wantsHtml } from './reset-page.ts';
+import { htmlAnswer, linkInvalidPage, newLinkPage, passwordChangedPage, resetPage, wantsHtml } from './reset-page.ts';
 import { accountsProfile } from './serializers.ts';
 import { SidekickError } from '../errors.ts';
+
+const problemsOf = (error: SidekickError) => (error.fields ? Object.values(error.fields).flat() : [error.message]);
 
 /** The accounts API (document 000, contract §2). */
 export function accountsRoutes(router: Router, services: Services) {
@@ -38,7 +40,19 @@ export function accountsRoutes(router: Router, services: Services) {
   );
 
   router.resource(['/api/users/reset-password/'], {
-    POST: (c) => jsonResponse(c, passwordReset.requestLink(c.get('body'))),
+    POST: (c) => {
+      if (!wantsHtml(c)) return jsonResponse(c, passwordReset.requestLink(c.get('body')));
+      // The form a dead link's page offers.
+      try {
+        return htmlAnswer(c, newLinkPage({ sent: passwordReset.requestLink(c.get('body')).message }), 200);
+      } catch (error) {
+        if (!(error instanceof SidekickError)) throw error;
+        if (error.code === 'throttled') {
+          return htmlAnswer(c, newLinkPage({ problems: [error.message] }), 429, { 'Retry-After': String(error.retryAfter) });
+        }
+        return htmlAnswer(c, newLinkPage({ problems: problemsOf(error) }), 400);
+      }
+    },
   });
 
   router.resource(['/api/users/reset/:uidb64/:token/'], {
@@ -49,7 +63,7 @@ export function accountsRoutes(router: Router, services: Services) {
         return htmlAnswer(c, resetPage(), 200);
       } catch (error) {
         if (!(error instanceof SidekickError)) throw error;
-        return htmlAnswer(c, resetResultPage(false, error.message), 400);
+        return htmlAnswer(c, linkInvalidPage(error.message), 400);
       }
     },
     POST: async (c) => {
@@ -57,11 +71,12 @@ export function accountsRoutes(router: Router, services: Services) {
       if (!wantsHtml(c)) return jsonResponse(c, await passwordReset.confirm(uidb64, token, c.get('body')));
       try {
         const result = await passwordReset.confirm(uidb64, token, c.get('body'));
-        return htmlAnswer(c, resetResultPage(true, result.message), 200);
+        return htmlAnswer(c, passwordChangedPage(result.message), 200);
       } catch (error) {
         if (!(error instanceof SidekickError)) throw error;
-        const messages = error.fields ? Object.values(error.fields).flat() : [error.message];
-        return htmlAnswer(c, resetResultPage(false, messages.join(' ')), 400);
+        // A refused password keeps the form, the link still good; a dead link offers a new one.
+        if (error.code === 'reset_link_invalid') return htmlAnswer(c, linkInvalidPage(error.message), 400);
+        return htmlAnswer(c, resetPage(problemsOf(error)), 400);
       }
     },
   });

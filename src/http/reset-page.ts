@@ -26,7 +26,8 @@ const PAGE_HEADERS = {
 };
 
 /** Every HTML answer, with the contract's page headers (§1). */
-export const htmlAnswer = (c: Context, html: string, status: 200 | 400) => c.html(html, status, PAGE_HEADERS);
+export const htmlAnswer = (c: Context, html: string, status: 200 | 400 | 429, extraHeaders: Record<string, string> = {}) =>
+  c.html(html, status, { ...PAGE_HEADERS, ...extraHeaders });
 
 function layout(title: string, body: string): string {
   return `<!doctype html>
@@ -48,21 +49,44 @@ ${body}
 `;
 }
 
-/** The page a reset link opens: a plain form that posts back to the same address. */
-export function resetPage(): string {
+const alert = (messages: string[]) =>
+  messages.length === 0 ? '' : `<div role="alert" id="problem">${messages.map((m) => `<p>${escapeHtml(m)}</p>`).join('')}</div>\n`;
+
+/**
+ * The page a reset link opens: a plain form that posts back to the same address. After a refused
+ * password it comes back with the reasons above the field, the link still usable.
+ */
+export function resetPage(problems: string[] = []): string {
+  const describedBy = problems.length > 0 ? 'problem password-hint' : 'password-hint';
   return layout(
     'Choose a new password',
-    `<form method="post">
+    `${alert(problems)}<form method="post">
 <label for="new_password">New password</label>
-<input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="8" aria-describedby="password-hint">
-<p id="password-hint" class="hint">At least 8 characters, not only digits, not a common password.</p>
+<input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="8" aria-describedby="${describedBy}"${problems.length > 0 ? ' aria-invalid="true" autofocus' : ''}>
+<p id="password-hint" class="hint">At least 8 characters, not only digits or one repeated character, not a common password.</p>
 <button type="submit">Set password</button>
 </form>`,
   );
 }
 
-export function resetResultPage(ok: boolean, message: string): string {
-  return ok
-    ? layout('Password changed', `<p role="status">${escapeHtml(message)}. You can now log in with your new password.</p>`)
-    : layout('Password not changed', `<p role="alert">${escapeHtml(message)}</p><p><a href="">Try again</a></p>`);
+/** A form that asks for a fresh link: where a dead link (or a refused request) leaves the reader. */
+function newLinkForm(problems: string[] = []): string {
+  return `${alert(problems)}<form method="post" action="/api/users/reset-password/">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="email" required${problems.length > 0 ? ' aria-invalid="true" aria-describedby="problem" autofocus' : ''}>
+<button type="submit">Send a new link</button>
+</form>`;
 }
+
+export const passwordChangedPage = (message: string) =>
+  layout('Password changed', `<p role="status">${escapeHtml(message)}. You can now log in with your new password.</p>`);
+
+/** A link that is unknown, used or expired: say so, and offer a new one rather than a dead end. */
+export const linkInvalidPage = (message: string) =>
+  layout('This link no longer works', `<p role="alert">${escapeHtml(message)} Links work once, for a short time.</p>\n${newLinkForm()}`);
+
+/** What a form asking for a link gets: the API's message (the same for unknown emails), or its problems. */
+export const newLinkPage = (outcome: { sent: string } | { problems: string[] }) =>
+  'sent' in outcome
+    ? layout('Check your mail', `<p role="status">${escapeHtml(outcome.sent)}. It works once, within a few minutes.</p>`)
+    : layout('Ask for a new link', newLinkForm(outcome.problems));
