@@ -106,7 +106,12 @@ function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer> {
       }
     });
     incoming.once('end', () => (refused ? reject(new BodyTooLarge()) : resolve(Buffer.concat(chunks, size))));
-    incoming.once('error', reject);
+    // A client that hangs up mid-body is no server fault: no stack in the log, and no promise left hanging.
+    const cutShort = () => reject(new SidekickError('parse_error', 'The request body was cut short.'));
+    incoming.once('error', cutShort);
+    incoming.once('close', () => {
+      if (!incoming.readableEnded) cutShort();
+    });
   });
 }
 
