@@ -18,10 +18,10 @@ describe('db:* commands as subprocesses', () => {
     w = createCliWorkspace({ migrate: false });
     const first = await w.run(['db:migrate', '--json']);
     expect(first.code).toBe(0);
-    expect(first.json()).toEqual({ database: path.join(w.dataDir, 'sidekick.db'), applied: [1, 2, 3], version: 3 });
+    expect(first.json()).toEqual({ database: path.join(w.dataDir, 'sidekick.db'), applied: [1, 2, 3, 4], version: 4 });
     const again = await w.run(['db:migrate']);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/is up to date \(schema version 3\)/);
+    expect(again.stdout).toMatch(/is up to date \(schema version 4\)/);
   });
 
   it('refuses with exit 78 a database whose schema is newer than this Sidekick', async () => {
