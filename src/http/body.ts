@@ -66,8 +66,7 @@ async function parseMultipart(bytes: Buffer, contentType: string, limits: BodyLi
  * Parses JSON, form or multipart bodies; an empty body is `{}`. Any other content type is 415,
  * malformed JSON or multipart 400 `parse_error`.
  */
-async function parseBody(bytes: Buffer, contentType: string, limits: BodyLimits): Promise<unknown> {
-  const mediaType = contentType.split(';')[0].trim().toLowerCase();
+async function parseBody(bytes: Buffer, contentType: string, mediaType: string, limits: BodyLimits): Promise<unknown> {
   if (bytes.length === 0) return {};
   if (mediaType === 'application/json' || mediaType.endsWith('+json')) {
     try {
@@ -136,11 +135,11 @@ async function readStream(stream: ReadableStream<Uint8Array> | null, max: number
  */
 export async function readBody(c: AppContext, limits: BodyLimits): Promise<void> {
   const contentType = requestHeader(c, 'content-type') ?? '';
-  const multipart = /^\s*multipart\/form-data/i.test(contentType);
-  const max = multipart ? limits.uploadMax + MAX_BODY_BYTES : MAX_BODY_BYTES;
+  const mediaType = contentType.split(';')[0].trim().toLowerCase();
+  const max = mediaType === 'multipart/form-data' ? limits.uploadMax + MAX_BODY_BYTES : MAX_BODY_BYTES;
   const incoming = nodeRequest(c);
   // Node's own stream is several times cheaper than the web stream the adapter would wrap it in.
   const bytes =
     incoming && !incoming.readableEnded ? await readIncoming(incoming, max) : await readStream(c.req.raw.body, max);
-  c.set('body', await parseBody(bytes, contentType, limits));
+  c.set('body', await parseBody(bytes, contentType, mediaType, limits));
 }

@@ -4,9 +4,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cleanImage, type Upload } from './images.ts';
 
-/** Names Sidekick gives uploads: 128 random bits and the extension of the format it re-encoded. */
-const STORED_NAME = /^[0-9a-f]{32}\.(png|jpg|webp|gif)$/;
+/** The extensions of the formats uploads are re-encoded in (images.ts), and the types they are served as. */
 const TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+/** Names Sidekick gives uploads: 128 random bits and one of those extensions. */
+const STORED_NAME = new RegExp(`^[0-9a-f]{32}\\.(${Object.keys(TYPES).join('|')})$`);
 
 const isStoredName = (value: string | null | undefined): value is string => !!value && STORED_NAME.test(value);
 
