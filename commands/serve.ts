@@ -1,5 +1,4 @@
 import cluster, { type Worker } from 'node:cluster';
-import { setFlagsFromString } from 'node:v8';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import type { Config } from '../src/config.ts';
@@ -17,19 +16,6 @@ const untilSignal = () =>
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-
-/**
- * A server lives for months on a small box. With V8's memory-saving heuristics (8 MB semi-spaces instead
- * of 16; the old generation collected before it doubles) the server's RSS stayed at 120–125 MB through
- * the whole benchmark, where the defaults ended anywhere between 137 and 187 MB, depending on how much
- * short-lived garbage a burst of load promoted. The price, measured in interleaved runs against the
- * defaults: 2–8% of read throughput and 6–10% of refresh throughput. The smaller young generation alone
- * costs reads nothing measurable; the rest of the flag (which V8 also applies to compiled code) does.
- * `node --no-optimize-for-size bin/run.js serve` keeps the defaults.
- */
-function favourMemoryOverSpeed(): void {
-  if (!process.execArgv.some((arg) => arg.includes('optimize-for-size'))) setFlagsFromString('--optimize-for-size');
-}
 
 export default class Serve extends SidekickCommand {
   static override summary = 'Run the HTTP server (accounts and kitchen APIs).';
@@ -49,7 +35,6 @@ export default class Serve extends SidekickCommand {
   };
 
   async run(): Promise<void> {
-    favourMemoryOverSpeed();
     const { flags } = await this.parse(Serve);
     const overrides = { host: flags.host, port: flags.port, db: flags.db };
     if (cluster.isWorker) return this.runWorker(overrides);

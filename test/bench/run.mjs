@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick]`: the built server, started as users start it (`node bin/run.js serve`), on a
+// `npm run bench [-- --quick]`: the built server, started as `npm start` starts it (`node --optimize-for-size bin/run.js serve`), on a
 // throwaway data folder, driven by autocannon. Every scenario is also shown as a ratio to a bare Hono JSON
 // route measured in the same run, so the figures mean something on any machine.
 import { spawn, spawnSync } from 'node:child_process';
@@ -243,7 +243,7 @@ async function main() {
   await measureBare('bare hono JSON route');
 
   log('sidekick serve (1 worker) …');
-  const server = await startProcess('serve-1', ['bin/run.js', 'serve']);
+  const server = await startProcess('serve-1', ['--optimize-for-size', 'bin/run.js', 'serve']);
   await warmUp(server.url, requests);
   rows.push(await scenario(server, 'JWT profile read', 50, requests.profile));
   rows.push(await scenario(server, 'opaque-token read', 50, requests.me));
@@ -265,7 +265,7 @@ async function main() {
   await stopProcess(server);
 
   log('sidekick serve --workers 2 …');
-  const cluster = await startProcess('serve-2', ['bin/run.js', 'serve', '--workers', '2']);
+  const cluster = await startProcess('serve-2', ['--optimize-for-size', 'bin/run.js', 'serve', '--workers', '2']);
   await warmUp(cluster.url, requests);
   rows.push(await scenario(cluster, 'JWT profile read, 2 workers', 50, requests.profile));
   rows.push(await scenario(cluster, 'opaque-token read, 2 workers', 50, requests.me));
@@ -274,7 +274,7 @@ async function main() {
   // Last, on its own server: every registration queues a mail, and delivering thousands of them in the
   // background would otherwise eat into whichever scenario came next.
   log('sidekick serve (1 worker), registration …');
-  const mailing = await startProcess('serve-3', ['bin/run.js', 'serve']);
+  const mailing = await startProcess('serve-3', ['--optimize-for-size', 'bin/run.js', 'serve']);
   rows.push(await scenario(mailing, 'registration step 1', 50, requests.register));
   await stopProcess(mailing);
 

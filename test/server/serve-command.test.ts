@@ -154,6 +154,21 @@ describe('sidekick serve as a subprocess', () => {
     expect(serving.stderr()).toMatch(/"msg":"stopped"/);
   });
 
+  it.skipIf(process.platform !== 'linux')('as an executable, starts V8 with --optimize-for-size on its command line, not at run time', async () => {
+    const child = spawn(RUN, ['serve', '--port', String(await freePort())], { cwd: ROOT, env: cleanEnv(baseEnv()), stdio: 'pipe' });
+    running.push(child);
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', () => stdout.includes('listening on') && resolve());
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+    expect(argv.slice(0, 2)).toEqual([expect.stringMatching(/node$/), '--optimize-for-size']);
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  });
+
   it('exits 0 on SIGINT as well', async () => {
     const serving = await serve(await freePort());
     serving.child.kill('SIGINT');
