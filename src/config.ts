@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { InvalidProxyListError, parseTrustedProxies } from './services/client-address.ts';
 
 export interface Config {
   readonly dataDir: string;
@@ -25,6 +26,8 @@ export interface Config {
   readonly drainTimeout: number;
   /** Password hashes allowed to wait for a bcrypt slot; past it logins get 503. Undefined: the hasher's default. */
   readonly hashQueue: number | undefined;
+  /** Peers whose `X-Forwarded-For` names the client (addresses, CIDR ranges, `loopback`, `private`); empty: the peer is the client. */
+  readonly trustedProxies: readonly string[];
   /** Origins whose pages may call the API (exact origins, or `*`); empty: no CORS headers at all. */
   readonly corsOrigins: readonly string[];
   /** Largest uploaded file, in bytes. */
@@ -132,6 +135,15 @@ function parseOrigins(name: string, raw: string | undefined): string[] {
   return origins.map((origin) => origin.replace(/\/$/, ''));
 }
 
+function parseProxies(name: string, raw: string | undefined): string[] {
+  try {
+    return parseTrustedProxies(raw);
+  } catch (error) {
+    if (error instanceof InvalidProxyListError) throw new ConfigError(`${name}: ${error.message}`);
+    throw error;
+  }
+}
+
 function checkSecret(name: string, secret: string): string {
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`${name}: the secret must be at least ${MIN_SECRET_LENGTH} characters`);
@@ -176,6 +188,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
     logLevel,
     drainTimeout: duration('SIDEKICK_DRAIN_TIMEOUT', '10s'),
     hashQueue: read('SIDEKICK_HASH_QUEUE') === undefined ? undefined : parseInteger('SIDEKICK_HASH_QUEUE', read('SIDEKICK_HASH_QUEUE')!, 0, 100_000),
+    trustedProxies: Object.freeze(parseProxies('SIDEKICK_TRUSTED_PROXIES', read('SIDEKICK_TRUSTED_PROXIES'))),
     corsOrigins: Object.freeze(parseOrigins('SIDEKICK_CORS_ORIGINS', read('SIDEKICK_CORS_ORIGINS'))),
     uploadMax: parseSize('SIDEKICK_UPLOAD_MAX', read('SIDEKICK_UPLOAD_MAX') ?? '5MB'),
     minAge: read('SIDEKICK_MIN_AGE') === undefined ? undefined : parseInteger('SIDEKICK_MIN_AGE', read('SIDEKICK_MIN_AGE')!, 1, 150),

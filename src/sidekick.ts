@@ -16,6 +16,7 @@ import { createMailQueueService } from './services/mail-queue.ts';
 import { createMaintenanceService } from './services/maintenance.ts';
 import { createMediaService } from './services/media.ts';
 import { createPasswordHasher } from './services/password-hasher.ts';
+import { createPasswordLogin } from './services/password-login.ts';
 import { createPasswordResetService } from './services/password-reset.ts';
 import { createRegistrationService } from './services/registration.ts';
 import { createThrottleService } from './services/throttle.ts';
@@ -73,24 +74,27 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     db,
     users,
     sessions,
-    hasher,
     jwt,
-    throttle,
     clock,
-    refreshTtl: config.refreshTtl,
     tokenTtl: config.tokenTtl,
     rotateRefreshTokens: config.rotateRefreshTokens,
   });
   const media = createMediaService({ dir: path.join(config.dataDir, 'media'), publicUrl: config.publicUrl });
-  const accounts = createAccountService({ db, users, hasher, credentials, mailer, media, clock, minAge: config.minAge });
+  const accounts = createAccountService({ db, users, hasher, credentials, mailer, media, throttle, clock, minAge: config.minAge });
+  const transport =
+    options.transport ??
+    (config.smtpUrl
+      ? createSmtpTransport(config.smtpUrl, config.mailFrom)
+      : createFileTransport(path.join(config.dataDir, 'outbox'), config.mailFrom));
   const services = {
     credentials,
-    auth: createAuthService(credentials),
+    auth: createAuthService(credentials, createPasswordLogin({ db, users, hasher, throttle, credentials })),
     registration: createRegistrationService({
       db,
       users,
       registrations,
       hasher,
+      credentials,
       mailer,
       throttle,
       clock,
@@ -114,17 +118,12 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     accounts,
     media,
     userImport: createUserImportService({ db, users, hasher, accounts, clock }),
-    maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, users, media, clock }),
+    maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, users, media, transport, clock }),
     mailQueue: createMailQueueService({ db, outbox, clock }),
     outbox,
     health: createHealthService({ db, health: createHealthStore(db), clock }),
   };
 
-  const transport =
-    options.transport ??
-    (config.smtpUrl
-      ? createSmtpTransport(config.smtpUrl, config.mailFrom)
-      : createFileTransport(path.join(config.dataDir, 'outbox'), config.mailFrom));
   const deliverer = createDeliverer({ outbox, mailer, transport, clock, logger });
 
   let closed: Promise<void> | undefined;

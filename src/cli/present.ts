@@ -17,6 +17,7 @@ export function userJson(user: User) {
     bio: user.bio,
     phone_number: user.phoneNumber,
     profile_picture: user.profilePicture,
+    email_verified: user.emailVerified,
     is_active: user.isActive,
     is_staff: user.isStaff,
     is_superuser: user.isSuperuser,

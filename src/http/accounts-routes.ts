@@ -1,6 +1,6 @@
 import type { Services } from '../sidekick.ts';
 import type { Router } from './context.ts';
-import { clientAddress, jsonResponse, NO_STORE } from './wire.ts';
+import { jsonResponse, NO_STORE } from './wire.ts';
 import { htmlAnswer, linkInvalidPage, newLinkPage, passwordChangedPage, resetPage, wantsHtml } from './reset-page.ts';
 import { accountsProfile } from './serializers.ts';
 import { SidekickError } from '../errors.ts';
@@ -17,13 +17,13 @@ export function accountsRoutes(router: Router, services: Services) {
       if (body && typeof body === 'object' && 'otp' in body) {
         return jsonResponse(c, await registration.complete(body), 201);
       }
-      return jsonResponse(c, registration.requestCode(body));
+      return jsonResponse(c, registration.requestCode(body, router.clientAddress(c)));
     },
   });
 
   router.resource(['/api/users/login/', '/api/token/'], {
     POST: async (c) => {
-      const { pair, user } = await auth.withJwt(c.get('body'), clientAddress(c));
+      const { pair, user } = await auth.withJwt(c.get('body'), router.clientAddress(c));
       // The original's login answered `email` beside the tokens.
       return jsonResponse(c, { ...pair, email: user.email }, 200, NO_STORE);
     },
@@ -41,10 +41,10 @@ export function accountsRoutes(router: Router, services: Services) {
 
   router.resource(['/api/users/reset-password/'], {
     POST: (c) => {
-      if (!wantsHtml(c)) return jsonResponse(c, passwordReset.requestLink(c.get('body')));
+      if (!wantsHtml(c)) return jsonResponse(c, passwordReset.requestLink(c.get('body'), router.clientAddress(c)));
       // The form a dead link's page offers.
       try {
-        return htmlAnswer(c, newLinkPage({ sent: passwordReset.requestLink(c.get('body')).message }), 200);
+        return htmlAnswer(c, newLinkPage({ sent: passwordReset.requestLink(c.get('body'), router.clientAddress(c)).message }), 200);
       } catch (error) {
         if (!(error instanceof SidekickError)) throw error;
         if (error.code === 'throttled') {

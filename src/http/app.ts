@@ -8,15 +8,18 @@ import { handleError } from './errors.ts';
 import { kitchenRoutes } from './kitchen-routes.ts';
 import { mediaRoutes } from './media-routes.ts';
 import { SidekickError } from '../errors.ts';
-import { jsonResponse, requestHeader } from './wire.ts';
+import { createClientAddress, jsonResponse, requestHeader } from './wire.ts';
+import { createClientAddressResolver } from '../services/client-address.ts';
 
 /** The HTTP face of a Sidekick: both APIs, one error model. A factory, so tests build one each. */
 export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
   const { services, logger, config } = sidekick;
   const app = new Hono<AppEnv>({ strict: false });
-  const answer = createEnvelope(logger);
+  const clientAddress = createClientAddress(createClientAddressResolver(config.trustedProxies));
+  const answer = createEnvelope(logger, clientAddress);
   const router = createRouter(app, {
     answer,
+    clientAddress,
     authenticate: (c) => services.auth.authenticate(requestHeader(c, 'authorization')),
     limits: { uploadMax: config.uploadMax },
   });

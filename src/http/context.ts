@@ -3,6 +3,7 @@ import type { Authenticated } from '../services/credentials.ts';
 import { SidekickError } from '../errors.ts';
 import { readBody, type BodyLimits } from './body.ts';
 import { errorResponse } from './errors.ts';
+import type { ClientAddress } from './wire.ts';
 
 export interface AppEnv {
   Variables: {
@@ -22,6 +23,8 @@ export interface RouterParts {
   /** What every answer goes through (request id, errors, headers, the log line); see envelope.ts. */
   answer(c: AppContext, work: Handler): Promise<Response>;
   authenticate(c: AppContext): Promise<Authenticated>;
+  /** The client's address (contract §1), for throttles. */
+  clientAddress: ClientAddress;
   limits: BodyLimits;
 }
 
@@ -38,6 +41,8 @@ const pathPattern = (path: string) =>
 export function createRouter(app: Hono<AppEnv>, parts: RouterParts) {
   const registered: { pattern: RegExp; methods: string[] }[] = [];
   return {
+    clientAddress: parts.clientAddress,
+
     /** The methods a path allows (for CORS preflights, which never reach the resource); [] if none. */
     methodsAt(path: string): string[] {
       return registered.find((entry) => entry.pattern.test(path))?.methods ?? [];

@@ -3,7 +3,7 @@ import { routePath } from 'hono/route';
 import type { Logger } from '../logger.ts';
 import type { AppContext, Handler } from './context.ts';
 import { handleError } from './errors.ts';
-import { isStamped, requestHeader } from './wire.ts';
+import { isStamped, requestHeader, type ClientAddress } from './wire.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -11,7 +11,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * What every answer goes through, found or not: a request id (the client's, if well formed), failures
  * turned into the contract's error answers, the contract's headers, and one log line.
  */
-export function createEnvelope(logger: Logger) {
+export function createEnvelope(logger: Logger, clientAddress: ClientAddress) {
   // Request lines carry fixed, non-secret fields only (a validated id, the route pattern, never the
   // path): they skip redaction, which would cost more than the rest of the line.
   const requestLog = logger.child({}, { redact: [] });
@@ -42,6 +42,7 @@ export function createEnvelope(logger: Logger) {
         method: c.req.method,
         route: routePath(c, -1),
         status: response.status,
+        client: clientAddress(c),
         ms: Math.round((performance.now() - started) * 10) / 10,
       },
       'request',

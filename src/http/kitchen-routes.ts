@@ -1,7 +1,7 @@
 import type { Services } from '../sidekick.ts';
 import type { User } from '../store/users.ts';
 import type { Router } from './context.ts';
-import { clientAddress, jsonResponse, NO_STORE } from './wire.ts';
+import { jsonResponse, NO_STORE } from './wire.ts';
 import { kitchenProfile } from './serializers.ts';
 
 /** The kitchen API (document 002, contract §3), at the root and under `/auth/` where it first lived. */
@@ -12,14 +12,14 @@ export function kitchenRoutes(router: Router, services: Services) {
 
   router.resource(both('/users/'), {
     POST: async (c) => {
-      const user = await accounts.signUp(c.get('body'));
+      const user = await accounts.signUp(c.get('body'), router.clientAddress(c));
       return jsonResponse(c, { user_id: user.id, email: user.email, token: auth.tokenFor(user) }, 201, NO_STORE);
     },
   });
 
   router.resource(both('/token/'), {
     POST: async (c) => {
-      const { token, user } = await auth.withToken(c.get('body'), clientAddress(c));
+      const { token, user } = await auth.withToken(c.get('body'), router.clientAddress(c));
       return jsonResponse(c, { token, user_id: user.id, email: user.email }, 200, NO_STORE);
     },
   });

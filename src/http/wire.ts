@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
+import type { ClientAddressResolver } from '../services/client-address.ts';
 
 /**
  * The hot path's reads and writes, done the cheap way.
@@ -17,10 +18,24 @@ export function nodeRequest(c: Context): IncomingMessage | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 }
 
-/** The peer's address, read straight off the socket (getConnInfo builds a whole object and throws without one). */
-export function clientAddress(c: Context): string {
-  return nodeRequest(c)?.socket?.remoteAddress ?? 'unknown';
+/**
+ * The client's address for throttles and the log (contract §1): the socket's peer, or what trusted
+ * proxies forwarded. Worked out once per request, on first use.
+ */
+export function createClientAddress(resolve: ClientAddressResolver) {
+  const known = new WeakMap<Context, string>();
+  return (c: Context): string => {
+    let address = known.get(c);
+    if (address === undefined) {
+      // Read straight off the socket: getConnInfo builds a whole object, and throws without one.
+      address = resolve(nodeRequest(c)?.socket?.remoteAddress, requestHeader(c, 'x-forwarded-for'));
+      known.set(c, address);
+    }
+    return address;
+  };
 }
+
+export type ClientAddress = ReturnType<typeof createClientAddress>;
 
 /** The request's header `name` (lower case), from Node's parsed headers when a Node request is behind it. */
 export function requestHeader(c: Context, name: string): string | undefined {

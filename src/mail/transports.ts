@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { OutgoingMail } from '../services/mailer.ts';
@@ -15,6 +15,8 @@ export interface MailTransport {
   readonly description: string;
   /** Resolves once the message is handed over; may return where it went (a file path) for the log. */
   send(mail: OutgoingMail): Promise<string | void>;
+  /** Removes what it keeps of messages delivered before `cutoff` (epoch ms); returns how many went. */
+  prune?(cutoff: number): number;
   close(): void;
 }
 
@@ -61,6 +63,28 @@ export function createFileTransport(dir: string, from: string): MailTransport {
       const file = path.join(dir, name);
       renameSync(temporary, file);
       return file;
+    },
+    prune(cutoff) {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        return 0;
+      }
+      let removed = 0;
+      for (const name of names) {
+        if (!name.endsWith('.eml')) continue;
+        const file = path.join(dir, name);
+        try {
+          if (statSync(file).mtimeMs < cutoff) {
+            unlinkSync(file);
+            removed++;
+          }
+        } catch {
+          // Removed by someone else meanwhile.
+        }
+      }
+      return removed;
     },
     close: () => builder.close(),
   };

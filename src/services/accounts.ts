@@ -9,6 +9,7 @@ import { Upload } from './images.ts';
 import type { Mailer } from './mailer.ts';
 import type { MediaService } from './media.ts';
 import type { PasswordHasher } from './password-hasher.ts';
+import { RULES, type ThrottleService } from './throttle.ts';
 import { emailTaken } from './registration.ts';
 import { uniqueSuperheroName } from './superhero.ts';
 import { emailField, httpUrlField, minimumAgeRule, parseInput, passwordField, pastDateField, text } from './validation.ts';
@@ -20,6 +21,7 @@ export interface AccountServiceDeps {
   credentials: CredentialService;
   mailer: Mailer;
   media: MediaService;
+  throttle: ThrottleService;
   clock: Clock;
   minAge?: number;
 }
@@ -178,10 +180,11 @@ export function createAccountService(deps: AccountServiceDeps) {
       );
     },
 
-    /** The kitchen API's sign-up: no code, an account at once. */
-    async signUp(body: unknown): Promise<User> {
+    /** The kitchen API's sign-up: no code, an account at once, its address unproved (see registration.ts). */
+    async signUp(body: unknown, client: string): Promise<User> {
       const { fields, upload } = takeUpload(body);
       const { user, password } = validateNewUser(fields);
+      db.immediate(() => deps.throttle.take(RULES.sends(client)));
       return media.withStored(upload, (stored) => insertUser({ ...user, profilePicture: stored ?? user.profilePicture }, password));
     },
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { SidekickError, validationError } from '../errors.ts';
 import type { User } from '../store/users.ts';
-import type { Credential, CredentialService, TokenPair } from './credentials.ts';
+import type { Credential, CredentialService, Minted, TokenPair } from './credentials.ts';
+import type { PasswordLogin } from './password-login.ts';
 import { parseInput, passwordField, text } from './validation.ts';
 
 // Login takes the email as typed (any text, as SimpleJWT's field does): a malformed one simply fails.
@@ -18,29 +19,30 @@ const verifySchema = tokenField('token');
  * The endpoints' view of credentials: request bodies in, tokens out. The two APIs' logins share one
  * password check and differ only in the answer a failure gets.
  */
-export function createAuthService(credentials: CredentialService) {
-  async function check(body: unknown, client: string, onFailure: () => SidekickError): Promise<User> {
+export function createAuthService(credentials: CredentialService, login: PasswordLogin) {
+  async function check<T>(body: unknown, client: string, mint: (user: User) => Minted<T>, onFailure: () => SidekickError) {
     const { email, password } = parseInput(loginSchema, body);
-    const user = await credentials.checkPassword(email, password, client);
-    if (!user) throw onFailure();
-    return user;
+    const result = await login(email, password, client, mint);
+    if (!result) throw onFailure();
+    return result;
   }
 
   return {
     async withJwt(body: unknown, client: string): Promise<{ pair: TokenPair; user: User }> {
-      const user = await check(
+      const { user, issued } = await check(
         body,
         client,
+        credentials.mintJwtPair,
         () => new SidekickError('no_active_account', 'No active account found with the given credentials'),
       );
-      return { pair: credentials.issueJwtPair(user), user };
+      return { pair: issued, user };
     },
 
     async withToken(body: unknown, client: string): Promise<{ token: string; user: User }> {
-      const user = await check(body, client, () =>
+      const { user, issued } = await check(body, client, credentials.mintOpaqueToken, () =>
         validationError({ non_field_errors: ['Unable to log in with provided credentials.'] }, 'invalid_credentials'),
       );
-      return { token: credentials.issueOpaqueToken(user), user };
+      return { token: issued, user };
     },
 
     /** A kitchen sign-up is signed in at once. */

@@ -1,12 +1,10 @@
 import type { Database } from '../db/database.ts';
 import { SidekickError } from '../errors.ts';
-import type { SessionStore, SessionUser } from '../store/sessions.ts';
+import type { NewSession, SessionStore, SessionUser } from '../store/sessions.ts';
 import type { User, UserStore } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import { randomHex, sha256Hex } from './crypto.ts';
-import { InvalidJwtError, type JwtClaims, type JwtCodec } from './jwt.ts';
-import type { PasswordHasher } from './password-hasher.ts';
-import { LIMITS, type ThrottleService } from './throttle.ts';
+import { InvalidJwtError, sessionPrefixOf, type JwtClaims, type JwtCodec } from './jwt.ts';
 import { createUnchangedCache } from './unchanged-cache.ts';
 
 export type Credential =
@@ -16,6 +14,12 @@ export type Credential =
 export interface Authenticated {
   user: User;
   credential: Credential;
+}
+
+/** Credentials signed and ready, and the session row that makes them live once stored. */
+export interface Minted<T> {
+  value: T;
+  session: NewSession;
 }
 
 export interface TokenPair {
@@ -34,18 +38,15 @@ export interface CredentialServiceDeps {
   db: Database;
   users: UserStore;
   sessions: SessionStore;
-  hasher: PasswordHasher;
   jwt: JwtCodec;
-  throttle: ThrottleService;
   clock: Clock;
-  refreshTtl: number;
   tokenTtl: number;
   rotateRefreshTokens: boolean;
 }
 
 /** Passwords in, credentials out; and every credential checked on every request. */
 export function createCredentialService(deps: CredentialServiceDeps) {
-  const { db, users, sessions, hasher, jwt, throttle, clock } = deps;
+  const { db, users, sessions, jwt, clock } = deps;
   const liveSessions = createUnchangedCache<SessionUser>(db, LIVE_SESSIONS_REMEMBERED);
 
   /**
@@ -59,59 +60,41 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     return live && live.sessionExpiresAt > now ? live : undefined;
   }
 
-  /**
-   * The user whose email and password these are, active, or undefined. Unknown emails cost a full
-   * bcrypt check too, and both kinds of failure count against the same throttles.
-   */
-  async function checkPassword(email: string, password: string, client: string): Promise<User | undefined> {
-    const accountBucket = `login:account:${email}`;
-    const clientBucket = `login:client:${client}`;
-    throttle.check(accountBucket, LIMITS.failedLoginsPerAccount);
-    throttle.check(clientBucket, LIMITS.failedLoginsPerClient);
-    const release = throttle.hold(accountBucket, clientBucket);
-
-    const user = users.findByEmail(email);
-    let matches: boolean;
-    try {
-      matches = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
-    } finally {
-      release();
-    }
-    if (!user || !matches || !user.isActive) {
-      db.immediate(() => {
-        throttle.record(accountBucket);
-        throttle.record(clientBucket);
-      });
-      return undefined;
-    }
-    if (hasher.needsRehash(user.passwordHash)) {
-      // The configured cost changed since this hash was made: upgrade it while the password is at hand.
-      const upgraded = await hasher.hash(password);
-      users.rehashPassword(user.id, user.passwordHash, upgraded);
-    }
-    return user;
-  }
-
-  function issueJwtPair(user: User, sid = randomHex(16)): TokenPair {
+  /** A JWT pair for `user`, signed, with the session it opens (not yet stored). */
+  function mintJwtPair(user: User): Minted<TokenPair> {
+    const sid = randomHex(16);
     const access = jwt.sign('access', user.id, sid);
     const refresh = jwt.sign('refresh', user.id, sid);
-    const now = clock.now();
-    db.immediate(() => {
-      sessions.create(sid, user.id, 'jwt', now, refresh.claims.exp * 1000);
-      users.recordLogin(user.id, now);
-    });
-    return { access: access.token, refresh: refresh.token };
+    return {
+      value: { access: access.token, refresh: refresh.token },
+      session: { id: sid, userId: user.id, kind: 'jwt', expiresAt: refresh.claims.exp * 1000 },
+    };
   }
 
-  function issueOpaqueToken(user: User): string {
-    // 160 random bits; only the hash is stored, so a database copy holds no usable token.
+  /** An opaque token for `user`: 160 random bits, of which only the hash is stored. */
+  function mintOpaqueToken(user: User): Minted<string> {
     const token = randomHex(20);
+    return { value: token, session: { id: sha256Hex(token), userId: user.id, kind: 'token', expiresAt: clock.now() + deps.tokenTtl * 1000 } };
+  }
+
+  /**
+   * Stores a minted session and the login time; false, storing nothing, when the user is gone or
+   * inactive, or (with `passwordVersion`) their password changed since it was checked. Call inside the
+   * caller's transaction.
+   */
+  function openSessionInTransaction(session: NewSession, passwordVersion?: number): boolean {
     const now = clock.now();
-    db.immediate(() => {
-      sessions.create(sha256Hex(token), user.id, 'token', now, now + deps.tokenTtl * 1000);
-      users.recordLogin(user.id, now);
-    });
-    return token;
+    if (!sessions.create(session, now, passwordVersion)) return false;
+    users.recordLogin(session.userId, now);
+    return true;
+  }
+
+  /** Mints and stores in one go (sign-up, operators): 404 when the user is gone or inactive by then. */
+  function issue<T>(minted: Minted<T>): T {
+    if (!db.immediate(() => openSessionInTransaction(minted.session))) {
+      throw new SidekickError('not_found', 'The user no longer exists or is inactive.');
+    }
+    return minted.value;
   }
 
   /** Signature, issuer, expiry and type; 401 `token_not_valid` otherwise. */
@@ -138,17 +121,12 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     return liveClaims(await verifiedClaims(token, type));
   }
 
-  /** Revokes one JWT by its id; without its expiry, for as long as any token could live. */
-  function revokeJti(jti: string, expiresAt?: number): boolean {
-    const until = expiresAt ?? clock.now() + Math.max(deps.refreshTtl, deps.tokenTtl) * 1000;
-    db.immediate(() => sessions.revokeJwt(jti, until));
-    return true;
-  }
-
   return {
-    checkPassword,
-    issueJwtPair,
-    issueOpaqueToken,
+    mintJwtPair,
+    mintOpaqueToken,
+    openSessionInTransaction,
+    issueJwtPair: (user: User) => issue(mintJwtPair(user)),
+    issueOpaqueToken: (user: User) => issue(mintOpaqueToken(user)),
 
     /** `Authorization` header → the user, or 401 in the contract's words. */
     async authenticate(header: string | undefined): Promise<Authenticated> {
@@ -227,22 +205,35 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       return sessions.deleteForUser(userId);
     },
 
-    /** Revokes a credential given as text: a JWT (by its jti and session) or an opaque token. */
-    revokeToken(token: string): boolean {
+    /**
+     * An operator's revocation of a credential given as text: an opaque token, or a JWT (access or
+     * refresh), which ends the whole login it belongs to. False when it names no live session: a forged,
+     * expired or unknown token changes nothing.
+     */
+    async revokeToken(token: string): Promise<boolean> {
       if (OPAQUE_TOKEN_PATTERN.test(token)) return db.immediate(() => sessions.delete(sha256Hex(token)));
-      const parts = token.split('.');
-      if (parts.length !== 3) return false;
-      let claims: Partial<JwtClaims>;
+      let claims: JwtClaims;
       try {
-        claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-      } catch {
-        return false;
+        claims = await jwt.verify(token, 'any');
+      } catch (error) {
+        if (error instanceof InvalidJwtError) return false;
+        throw error;
       }
-      if (typeof claims.jti !== 'string') return false;
-      return revokeJti(claims.jti, typeof claims.exp === 'number' ? claims.exp * 1000 : undefined);
+      return db.immediate(() => sessions.delete(claims.sid));
     },
 
-    revokeJti,
+    /**
+     * Revokes the one JWT with this id, until its session's end. A jti begins with its session's id
+     * (see jwt.ts), so an unknown or dead one is reported (false) rather than remembered.
+     */
+    revokeJti(jti: string): boolean {
+      return db.immediate(() => {
+        const session = /^[0-9a-f]{32}$/.test(jti) ? sessions.liveJwtSession(sessionPrefixOf(jti), clock.now()) : undefined;
+        if (!session) return false;
+        sessions.revokeJwt(jti, session.expiresAt);
+        return true;
+      });
+    },
   };
 }
 

@@ -1,3 +1,4 @@
+import type { MailTransport } from '../mail/transports.ts';
 import type { OutboxStore } from '../store/outbox.ts';
 import type { RegistrationStore } from '../store/registrations.ts';
 import type { SessionStore } from '../store/sessions.ts';
@@ -6,11 +7,21 @@ import type { Clock } from './clock.ts';
 import type { MediaService } from './media.ts';
 import type { ThrottleService } from './throttle.ts';
 
-const SENT_MAIL_KEPT_MS = 7 * 24 * 3600_000;
+const HOUR_MS = 3600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** How long the outbox keeps what it delivered or gave up on (README: "Mail"). */
+export const MAIL_RETENTION = {
+  /** A sent message's row (recipient, subject, times; its body went at delivery): for mail:list. */
+  sentRowsMs: 7 * DAY_MS,
+  /** A message that failed for good, for mail:retry. */
+  failedRowsMs: 30 * DAY_MS,
+  /** `.eml` files of the file transport: they hold codes and links that died within minutes anyway. */
+  deliveredFilesMs: DAY_MS,
+};
 /** An upload is written before its row commits; a file this old that no row names never will be. */
-const ORPHAN_UPLOAD_AGE_MS = 3600_000;
-/** The orphan sweep reads every stored picture name: once an hour is plenty for what crashes leave. */
-const ORPHAN_SWEEP_EVERY_MS = 3600_000;
+const ORPHAN_UPLOAD_AGE_MS = HOUR_MS;
+/** Sweeps that read a whole folder or every stored picture name run once an hour. */
+const FOLDER_SWEEP_EVERY_MS = HOUR_MS;
 
 /** Drops what can no longer matter, so the database does not grow with traffic. */
 export function createMaintenanceService(deps: {
@@ -20,24 +31,30 @@ export function createMaintenanceService(deps: {
   outbox: OutboxStore;
   users: UserStore;
   media: MediaService;
+  /** The mail transport, whose delivered files (if it keeps any) age out too. */
+  transport: MailTransport;
   clock: Clock;
 }) {
   let lastSweep = -Infinity;
-  function sweepOrphanUploads(now: number): number {
-    if (now - lastSweep < ORPHAN_SWEEP_EVERY_MS) return 0;
+  function sweepFolders(now: number): { orphanUploads: number; mailFiles: number } {
+    if (now - lastSweep < FOLDER_SWEEP_EVERY_MS) return { orphanUploads: 0, mailFiles: 0 };
     lastSweep = now;
-    return deps.media.removeOrphans(deps.users.storedPictures(), now - ORPHAN_UPLOAD_AGE_MS);
+    return {
+      orphanUploads: deps.media.removeOrphans(deps.users.storedPictures(), now - ORPHAN_UPLOAD_AGE_MS),
+      mailFiles: deps.transport.prune?.(now - MAIL_RETENTION.deliveredFilesMs) ?? 0,
+    };
   }
 
   return {
-    purgeExpired(): { sessions: number; registrations: number; throttleEvents: number; sentMail: number; orphanUploads: number } {
+    purgeExpired() {
       const now = deps.clock.now();
       return {
         sessions: deps.sessions.purgeExpired(now),
         registrations: deps.registrations.purgeExpired(now),
         throttleEvents: deps.throttle.purge(),
-        sentMail: deps.outbox.purgeSentBefore(now - SENT_MAIL_KEPT_MS),
-        orphanUploads: sweepOrphanUploads(now),
+        sentMail: deps.outbox.purgeSentBefore(now - MAIL_RETENTION.sentRowsMs),
+        failedMail: deps.outbox.purgeFailedBefore(now - MAIL_RETENTION.failedRowsMs),
+        ...sweepFolders(now),
       };
     },
   };

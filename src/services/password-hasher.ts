@@ -33,21 +33,38 @@ export function createPasswordHasher(options: PasswordHasherOptions) {
   const hashPassword = (password: string) =>
     limiter.run(() => pool.hash(password, cost));
 
+  /** Spends what a check at the configured cost spends, so that no kind of failure answers sooner. */
+  async function spendOneCheck(password: string): Promise<void> {
+    // A refusal (503 under overload) must not be remembered: every later unknown-email login would fail.
+    dummyHash ??= hashPassword('sidekick timing equaliser').catch((error: unknown) => {
+      dummyHash = undefined;
+      throw error;
+    });
+    const equaliser = await dummyHash;
+    await limiter.run(() => verifyWithPool(password, equaliser));
+  }
+
   return {
     hash: hashPassword,
-    // bcrypt's verify silently truncates at 72 bytes, so a stored 72-byte password would also match
-    // itself plus anything. Longer passwords are never stored: refuse them, after the same work.
-    verify: (password: string, passwordHash: string) =>
-      limiter.run(async () => (await verifyWithPool(password, passwordHash)) && Buffer.byteLength(password, 'utf8') <= MAX_PASSWORD_BYTES),
+    /**
+     * Whether `password` is the one `passwordHash` was made from. A failure against a cheaper hash (one
+     * made before the cost was raised, or no bcrypt hash at all) also spends a full check: otherwise
+     * its answer would come early and tell an attacker which accounts hold old hashes.
+     */
+    async verify(password: string, passwordHash: string): Promise<boolean> {
+      const hashCost = costOf(passwordHash);
+      // bcrypt's verify silently truncates at 72 bytes, so a stored 72-byte password would also match
+      // itself plus anything. Longer passwords are never stored: refuse them, after the same work.
+      const matches =
+        hashCost >= 0 &&
+        (await limiter.run(() => verifyWithPool(password, passwordHash))) &&
+        Buffer.byteLength(password, 'utf8') <= MAX_PASSWORD_BYTES;
+      if (!matches && hashCost < cost) await spendOneCheck(password);
+      return matches;
+    },
     /** Spends the same work as a real check, so an unknown email answers as slowly as a wrong password. */
     async verifyNothing(password: string): Promise<false> {
-      // A refusal (503 under overload) must not be remembered: every later unknown-email login would fail.
-      dummyHash ??= hashPassword('sidekick timing equaliser').catch((error: unknown) => {
-        dummyHash = undefined;
-        throw error;
-      });
-      const equaliser = await dummyHash;
-      await limiter.run(() => verifyWithPool(password, equaliser));
+      await spendOneCheck(password);
       return false;
     },
     needsRehash: (passwordHash: string): boolean => costOf(passwordHash) !== cost,

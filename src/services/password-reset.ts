@@ -8,7 +8,7 @@ import { hmacHex, safeEqual } from './crypto.ts';
 import type { CredentialService } from './credentials.ts';
 import type { Mailer } from './mailer.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-import { LIMITS, type ThrottleService } from './throttle.ts';
+import { RULES, type ThrottleService } from './throttle.ts';
 import { emailField, parseInput, passwordField } from './validation.ts';
 
 const linkInvalid = () => new SidekickError('reset_link_invalid', 'Invalid or expired link.');
@@ -25,6 +25,9 @@ export interface PasswordResetDeps {
   resetTtl: number;
   publicUrl: string;
 }
+
+/** Who an unknown email's link is made for (and never sent to). */
+const NOBODY = { id: 0, passwordVersion: 0 };
 
 export const encodeUid = (userId: number) => Buffer.from(String(userId)).toString('base64url');
 
@@ -45,10 +48,10 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
   const requestSchema = z.object({ email: emailField });
   const confirmSchema = z.object({ new_password: passwordField });
 
-  const sign = (user: User, issuedAt: number) =>
+  const sign = (user: Pick<User, 'id' | 'passwordVersion'>, issuedAt: number) =>
     hmacHex(deps.resetKey, user.id, user.passwordVersion, issuedAt).slice(0, 40);
 
-  function makeLink(user: User): string {
+  function makeLink(user: Pick<User, 'id' | 'passwordVersion'>): string {
     const issuedAt = Math.floor(clock.now() / 1000);
     const token = `${issuedAt.toString(36)}-${sign(user, issuedAt)}`;
     return `${deps.publicUrl}/api/users/reset/${encodeUid(user.id)}/${token}/`;
@@ -68,14 +71,15 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
   }
 
   return {
-    requestLink(body: unknown): { message: string } {
+    requestLink(body: unknown, client: string): { message: string } {
       const { email } = parseInput(requestSchema, body);
       db.immediate(() => {
-        const bucket = `mail:reset:${email}`;
-        throttle.check(bucket, LIMITS.mailPerEmail);
-        throttle.record(bucket);
+        throttle.take(RULES.resetMail(email), RULES.sends(client));
         const user = users.findByEmail(email);
-        if (user?.isActive) mailer.enqueue(user.email, passwordResetMail(makeLink(user), deps.resetTtl));
+        // An unknown (or inactive) address gets the same link made and sealed, for nobody: no timing shows it.
+        const mail = passwordResetMail(makeLink(user ?? NOBODY), deps.resetTtl);
+        if (user?.isActive) mailer.enqueue(user.email, mail);
+        else mailer.prepareOnly(mail);
       });
       return { message: 'Password reset link sent to your email' };
     },
@@ -100,8 +104,10 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
       const passwordHash = await hasher.hash(new_password);
       db.immediate(() => {
         // Compare-and-set on the version the link was checked against: a link is used at most once.
-        if (!users.replacePassword(user.id, user.passwordVersion, passwordHash, clock.now())) throw linkInvalid();
+        if (!users.resetPassword(user.id, user.passwordVersion, passwordHash, clock.now())) throw linkInvalid();
         credentials.revokeAllInTransaction(user.id);
+        // The owner proved the mailbox: whatever was guessed at the account before no longer counts.
+        throttle.clearAccount(user.email);
         mailer.enqueue(user.email, passwordChangedMail());
       });
       return { message: 'Password reset successful' };

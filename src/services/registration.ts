@@ -10,7 +10,8 @@ import { hmacHex, safeEqual } from './crypto.ts';
 import type { Mailer } from './mailer.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { uniqueSuperheroName } from './superhero.ts';
-import { LIMITS, type ThrottleService } from './throttle.ts';
+import { RULES, type ThrottleService } from './throttle.ts';
+import type { CredentialService } from './credentials.ts';
 import { emailField, minimumAgeRule, parseInput, passwordField, pastDateField, text } from './validation.ts';
 
 /** Wrong codes a pending registration survives; the next one burns it. */
@@ -24,6 +25,7 @@ export interface RegistrationServiceDeps {
   users: UserStore;
   registrations: RegistrationStore;
   hasher: PasswordHasher;
+  credentials: CredentialService;
   mailer: Mailer;
   throttle: ThrottleService;
   clock: Clock;
@@ -35,7 +37,7 @@ export interface RegistrationServiceDeps {
 
 /** The accounts API's two-step sign-up: a code by mail, then the same body with the code. */
 export function createRegistrationService(deps: RegistrationServiceDeps) {
-  const { db, users, registrations, hasher, mailer, throttle, clock } = deps;
+  const { db, users, registrations, hasher, credentials, mailer, throttle, clock } = deps;
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
   const schema = z.object({
     email: emailField,
@@ -56,15 +58,16 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
   }
 
   return {
-    /** Step 1. Known emails get a notice instead of a code, and the same answer: nobody learns who has an account. */
-    requestCode(body: unknown): { message: string } {
+    /**
+     * Step 1. Known emails get a notice instead of a code, and the same answer: nobody learns who has an
+     * account. An account whose address nobody proved (a kitchen sign-up) gets a code: see complete().
+     */
+    requestCode(body: unknown, client: string): { message: string } {
       const { email } = parse(body);
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
       db.immediate(() => {
-        const bucket = `mail:otp:${email}`;
-        throttle.check(bucket, LIMITS.mailPerEmail);
-        throttle.record(bucket);
-        if (users.emailExists(email)) {
+        throttle.take(RULES.otpMail(email), RULES.sends(client));
+        if (users.findByEmail(email)?.emailVerified) {
           mailer.enqueue(email, alreadyRegisteredMail(deps.resetRequestUrl));
         } else {
           const now = clock.now();
@@ -75,7 +78,12 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
       return { message: 'OTP sent to your email' };
     },
 
-    /** Step 2. The code is checked, then consumed in the same transaction that creates the user. */
+    /**
+     * Step 2. The code is checked, then consumed in the same transaction that creates the user. Proving
+     * the address claims an account nobody proved: the new password replaces the old one and every
+     * session of the account ends, as a reset link would do; the id, superhero name and the rest of the
+     * profile stay, and an operator's deactivation stands.
+     */
     async complete(body: unknown): Promise<{ message: string; superhero_name: string }> {
       const input = parse(body);
       const otp = otpSchema.safeParse((body as Record<string, unknown>).otp);
@@ -96,7 +104,15 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
       const passwordHash = await hasher.hash(input.password);
       return db.immediate(() => {
         if (!registrations.consume(input.email, presented, clock.now(), MAX_OTP_FAILURES)) throw otpInvalid();
-        if (users.emailExists(input.email)) throw emailTaken();
+        const existing = users.findByEmail(input.email);
+        if (existing) {
+          const fields = { passwordHash, gender: input.gender ?? '', preferences: input.preferences, dob: input.dob };
+          const claimed = existing.emailVerified ? undefined : users.claim(existing.id, fields, clock.now());
+          if (!claimed) throw emailTaken();
+          credentials.revokeAllInTransaction(claimed.id);
+          throttle.clearAccount(claimed.email);
+          return { message: 'User registered successfully', superhero_name: claimed.superheroName };
+        }
         const user = users.insert(
           {
             email: input.email,
@@ -105,6 +121,7 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
             gender: input.gender ?? '',
             preferences: input.preferences,
             dob: input.dob,
+            emailVerified: true,
           },
           clock.now(),
         );

@@ -1,10 +1,17 @@
 import { throttledError } from '../errors.ts';
 import type { ThrottleStore } from '../store/throttles.ts';
 import type { Clock } from './clock.ts';
+import { throttleKey } from './client-address.ts';
 
 export interface Limit {
   count: number;
   windowMs: number;
+}
+
+/** One bucket and the limits it is held to. */
+export interface Rule {
+  bucket: string;
+  limits: readonly Limit[];
 }
 
 const MINUTE = 60_000;
@@ -15,27 +22,63 @@ export const LIMITS = {
     { count: 1, windowMs: MINUTE },
     { count: 5, windowMs: 60 * MINUTE },
   ],
-  failedLoginsPerAccount: [{ count: 10, windowMs: 15 * MINUTE }],
+  /** Anything that sends mail or creates an account. */
+  sendsPerClient: [{ count: 20, windowMs: 60 * MINUTE }],
+  failedLoginsPerAccountAndClient: [{ count: 10, windowMs: 15 * MINUTE }],
   failedLoginsPerClient: [{ count: 100, windowMs: 15 * MINUTE }],
+  /** NIST 800-63B's ceiling, from all addresses together. */
+  failedLoginsPerAccount: [{ count: 100, windowMs: 60 * MINUTE }],
 } satisfies Record<string, Limit[]>;
 
 const LONGEST_WINDOW = Math.max(...Object.values(LIMITS).flat().map((limit) => limit.windowMs));
 
-export function createThrottleService(store: ThrottleStore, clock: Clock) {
-  // Attempts between check() and their outcome (a login's bcrypt runs in between). Counting them
-  // stops a burst of parallel requests from all passing check() before any failure is recorded.
-  const held = new Map<string, number>();
+/**
+ * A pending attempt older than this was left by a process that died mid-check (no password check lasts
+ * this long: requests time out at 30 s); it counts as a failure from then on.
+ */
+export const PENDING_ATTEMPT_LIFETIME_MS = 60_000;
 
-  /** Seconds until `bucket` has room under every limit; 0 when it has room now. */
-  function waitFor(bucket: string, limits: Limit[], now: number): number {
+/** Buckets of the contract's rules; the account's buckets share a prefix, so a reset can clear them. */
+const accountPrefix = (email: string) => `login:account:${email} `;
+
+export const RULES = {
+  /**
+   * A failed login counts against the account from this address, the address, and the account from
+   * everywhere. Failures from one address never fill another address's bucket: only the account's
+   * ceiling, ten times higher, is shared.
+   */
+  login: (email: string, client: string): Rule[] => [
+    { bucket: `${accountPrefix(email)}from ${throttleKey(client)}`, limits: LIMITS.failedLoginsPerAccountAndClient },
+    { bucket: `login:client:${throttleKey(client)}`, limits: LIMITS.failedLoginsPerClient },
+    { bucket: `${accountPrefix(email)}all`, limits: LIMITS.failedLoginsPerAccount },
+  ],
+  otpMail: (email: string): Rule => ({ bucket: `mail:otp:${email}`, limits: LIMITS.mailPerEmail }),
+  resetMail: (email: string): Rule => ({ bucket: `mail:reset:${email}`, limits: LIMITS.mailPerEmail }),
+  sends: (client: string): Rule => ({ bucket: `sends:client:${throttleKey(client)}`, limits: LIMITS.sendsPerClient }),
+};
+
+/** The ids of one attempt's pending events, one per rule. */
+export interface Attempt {
+  readonly ids: readonly number[];
+}
+
+/**
+ * Sliding windows kept in the database. Every method runs inside the caller's transaction (BEGIN
+ * IMMEDIATE on SQLite): the check and the event it records are one atomic step for every process.
+ */
+export function createThrottleService(store: ThrottleStore, clock: Clock) {
+  /** Seconds until `rule` has room under every limit; 0 when it has room now. */
+  function waitFor(rule: Rule, now: number): number {
+    const stale = now - PENDING_ATTEMPT_LIFETIME_MS;
     let waitMs = 0;
-    for (const limit of limits) {
+    for (const limit of rule.limits) {
       const since = now - limit.windowMs;
-      const recorded = store.countSince(bucket, since);
-      if (recorded >= limit.count) {
-        const blocking = store.blockingEventAt(bucket, since, limit.count) ?? now;
+      const { total, settled } = store.counts(rule.bucket, since, stale);
+      if (total < limit.count) continue;
+      if (settled >= limit.count) {
+        const blocking = store.blockingEventAt(rule.bucket, since, stale, limit.count) ?? now;
         waitMs = Math.max(waitMs, blocking + limit.windowMs - now);
-      } else if (recorded + (held.get(bucket) ?? 0) >= limit.count) {
+      } else {
         // Full only with attempts still in flight: they may yet succeed, so ask for a short wait.
         waitMs = Math.max(waitMs, 1000);
       }
@@ -43,34 +86,41 @@ export function createThrottleService(store: ThrottleStore, clock: Clock) {
     return waitMs / 1000;
   }
 
+  /** 429 (with the longest wait) unless every rule has room. */
+  function check(rules: readonly Rule[], now: number): void {
+    const wait = Math.max(0, ...rules.map((rule) => waitFor(rule, now)));
+    if (wait > 0) throw throttledError(wait);
+  }
+
   return {
-    /** Throws 429 when the bucket is full. Call inside the transaction that then records the event. */
-    check(bucket: string, limits: Limit[]): void {
-      const wait = waitFor(bucket, limits, clock.now());
-      if (wait > 0) throw throttledError(wait);
+    /** 429 unless every rule has room; then one event counts against each. */
+    take(...rules: Rule[]): void {
+      const now = clock.now();
+      check(rules, now);
+      for (const rule of rules) store.record(rule.bucket, now);
     },
+
     /**
-     * Counts an attempt now in progress against each bucket until the returned function is called.
-     * Call right after check(), with no await in between, and release once the outcome is recorded.
+     * Like take(), for an attempt whose outcome comes later (a login's password check): it counts as a
+     * failure until settled, so N parallel attempts can never all pass. Settle with fail() or forgive().
      */
-    hold(...buckets: string[]): () => void {
-      for (const bucket of buckets) held.set(bucket, (held.get(bucket) ?? 0) + 1);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        for (const bucket of buckets) {
-          const left = (held.get(bucket) ?? 1) - 1;
-          if (left > 0) held.set(bucket, left);
-          else held.delete(bucket);
-        }
-      };
+    begin(...rules: Rule[]): Attempt {
+      const now = clock.now();
+      check(rules, now);
+      return { ids: rules.map((rule) => store.record(rule.bucket, now, true)) };
     },
-    record(bucket: string): void {
-      store.record(bucket, clock.now());
+    /** The attempt failed: it keeps counting, for the rest of its windows. */
+    fail(attempt: Attempt): void {
+      for (const id of attempt.ids) store.settle(id);
     },
-    clear(bucket: string): void {
-      store.clear(bucket);
+    /** The attempt succeeded, or never got to be a guess (overload, a server error): it stops counting. */
+    forgive(attempt: Attempt): void {
+      for (const id of attempt.ids) store.remove(id);
+    },
+
+    /** A completed password reset: the owner proved the mailbox, so the account's login counts restart. */
+    clearAccount(email: string): void {
+      store.clearPrefix(accountPrefix(email));
     },
     purge(): number {
       return store.purgeBefore(clock.now() - LONGEST_WINDOW);

@@ -62,6 +62,7 @@ export function createOutboxStore(db: Database) {
   );
   const list = db.prepare<Row>('SELECT * FROM outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit');
   const purgeSent = db.prepare("DELETE FROM outbox WHERE status = 'sent' AND sent_at <= ?");
+  const purgeFailed = db.prepare("DELETE FROM outbox WHERE status = 'failed' AND created_at <= ?");
 
   return {
     add: (recipient: string, subject: string, sealedBody: Uint8Array, now: number) =>
@@ -77,6 +78,7 @@ export function createOutboxStore(db: Database) {
     nextDueAt: () => nextDue.get()!.at ?? undefined,
     list: (status: OutboxStatus | null, limit: number) => list.all({ status, limit }).map(toEntry),
     purgeSentBefore: (cutoff: number) => purgeSent.run(cutoff).changes,
+    purgeFailedBefore: (cutoff: number) => purgeFailed.run(cutoff).changes,
   };
 }
 

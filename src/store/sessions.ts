@@ -16,11 +16,21 @@ const SESSION_COLUMNS = 'sessions.id AS session_id, sessions.expires_at AS sessi
 const toSessionUser = (row: SessionUserRow | undefined): SessionUser | undefined =>
   row && { user: toUser(row), sessionId: row.session_id, sessionExpiresAt: row.session_expires_at };
 
+/** A session about to open: a JWT family (id = `sid`) or an opaque token (id = its hash). */
+export interface NewSession {
+  id: string;
+  userId: number;
+  kind: SessionKind;
+  expiresAt: number;
+}
+
 /** Sessions (JWT families and opaque tokens) and single revoked JWTs. */
 export function createSessionStore(db: Database) {
-  const insert = db.prepare(
-    'INSERT INTO sessions (id, user_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-  );
+  // The user's state is re-read by the insert itself: a session opens only for a user who still exists,
+  // is active and (when given) still has the password version the caller verified.
+  const insert = db.prepare(`INSERT INTO sessions (id, user_id, kind, created_at, expires_at)
+    SELECT @id, id, @kind, @now, @expiresAt FROM users
+    WHERE id = @userId AND is_active = 1 AND (@passwordVersion IS NULL OR password_version = @passwordVersion)`);
   const extend = db.prepare('UPDATE sessions SET expires_at = max(expires_at, ?) WHERE id = ?');
   const remove = db.prepare('DELETE FROM sessions WHERE id = ?');
   const removeForUser = db.prepare('DELETE FROM sessions WHERE user_id = ?');
@@ -37,12 +47,16 @@ export function createSessionStore(db: Database) {
   const liveCount = db.prepare<{ n: number }>(
     'SELECT count(*) AS n FROM sessions WHERE user_id = ? AND expires_at > ?',
   );
+  // Session ids are lower-case hex: 'g' sorts after every id with the prefix.
+  const liveJwtByPrefix = db.prepare<{ id: string; expires_at: number }>(`SELECT id, expires_at FROM sessions
+    WHERE id >= ? AND id < ? AND kind = 'jwt' AND expires_at > ? LIMIT 1`);
   const purgeSessions = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
   const purgeRevoked = db.prepare('DELETE FROM revoked_jwts WHERE expires_at <= ?');
 
   return {
-    create: (id: string, userId: number, kind: SessionKind, now: number, expiresAt: number) =>
-      void insert.run(id, userId, kind, now, expiresAt),
+    /** False when the user is gone, inactive, or no longer at `passwordVersion`. */
+    create: (session: NewSession, now: number, passwordVersion?: number) =>
+      insert.run({ ...session, now, passwordVersion: passwordVersion ?? null }).changes === 1,
     extend: (id: string, expiresAt: number) => void extend.run(expiresAt, id),
     delete: (id: string) => remove.run(id).changes === 1,
     deleteForUser: (userId: number) => removeForUser.run(userId).changes,
@@ -50,6 +64,11 @@ export function createSessionStore(db: Database) {
     userForToken: (tokenHash: string, now: number) => toSessionUser(userForToken.get(tokenHash, now)),
     revokeJwt: (jti: string, expiresAt: number) => void revokeJwt.run(jti, expiresAt),
     isJwtRevoked: (jti: string) => jwtRevoked.get(jti) !== undefined,
+    /** The live JWT session whose id starts with `prefix` (lower-case hex), if any. */
+    liveJwtSession: (prefix: string, now: number) => {
+      const row = liveJwtByPrefix.get(prefix, `${prefix}g`, now);
+      return row && { id: row.id, expiresAt: row.expires_at };
+    },
     liveCount: (userId: number, now: number) => liveCount.get(userId, now)!.n,
     purgeExpired: (now: number) => purgeSessions.run(now).changes + purgeRevoked.run(now).changes,
   };

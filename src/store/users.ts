@@ -15,6 +15,8 @@ export interface User {
   phoneNumber: string;
   /** An http(s) URL, or the name of an uploaded file under `<data>/media/` (see services/media.ts). */
   profilePicture: string | null;
+  /** The owner of the address proved it (see migration 006). */
+  emailVerified: boolean;
   isActive: boolean;
   isStaff: boolean;
   isSuperuser: boolean;
@@ -36,6 +38,7 @@ export interface UserRow {
   bio: string;
   phone_number: string;
   profile_picture: string | null;
+  email_verified: number;
   is_active: number;
   is_staff: number;
   is_superuser: number;
@@ -45,7 +48,7 @@ export interface UserRow {
 }
 
 export const USER_COLUMNS = `users.id, users.email, users.password_hash, users.password_version, users.superhero_name, users.name,
-  users.gender, users.preferences, users.dob, users.bio, users.phone_number, users.profile_picture, users.is_active,
+  users.gender, users.preferences, users.dob, users.bio, users.phone_number, users.profile_picture, users.email_verified, users.is_active,
   users.is_staff, users.is_superuser, users.last_login_at, users.created_at, users.updated_at`;
 
 export function toUser(row: UserRow): User {
@@ -62,6 +65,7 @@ export function toUser(row: UserRow): User {
     bio: row.bio,
     phoneNumber: row.phone_number,
     profilePicture: row.profile_picture,
+    emailVerified: row.email_verified === 1,
     isActive: row.is_active === 1,
     isStaff: row.is_staff === 1,
     isSuperuser: row.is_superuser === 1,
@@ -88,6 +92,15 @@ export interface NewUser extends ProfileChanges {
   superheroName: string;
   isStaff?: boolean;
   isSuperuser?: boolean;
+  emailVerified?: boolean;
+}
+
+/** What a registration that proved the address writes over an unproved account of that address. */
+export interface Claim {
+  passwordHash: string;
+  gender: string;
+  preferences: string;
+  dob: string;
 }
 
 export interface AdminChanges {
@@ -107,9 +120,9 @@ export function createUserStore(db: Database) {
   const heroTaken = db.prepare<{ one: number }>('SELECT 1 AS one FROM users WHERE superhero_name = ?');
   const insert = db.prepare<UserRow>(`INSERT INTO users
       (email, password_hash, superhero_name, name, gender, preferences, dob, bio, phone_number, profile_picture,
-       is_staff, is_superuser, created_at, updated_at)
+       email_verified, is_staff, is_superuser, created_at, updated_at)
     VALUES (@email, @passwordHash, @superheroName, @name, @gender, @preferences, @dob, @bio, @phoneNumber, @profilePicture,
-       @isStaff, @isSuperuser, @now, @now)
+       @emailVerified, @isStaff, @isSuperuser, @now, @now)
     RETURNING ${USER_COLUMNS}`);
   // A column is changed only where its parameter is not NULL; `clear*` flags set nullable ones to NULL.
   const updateProfile = db.prepare<UserRow>(`UPDATE users SET
@@ -134,9 +147,14 @@ export function createUserStore(db: Database) {
   const setPassword = db.prepare(
     'UPDATE users SET password_hash = ?, password_version = password_version + 1, updated_at = ? WHERE id = ?',
   );
-  const setPasswordIfVersion = db.prepare(
-    'UPDATE users SET password_hash = ?, password_version = password_version + 1, updated_at = ? WHERE id = ? AND password_version = ?',
-  );
+  // A reset link reached the address: the password changes and the address counts as proved.
+  const resetPassword = db.prepare(`UPDATE users SET password_hash = ?, password_version = password_version + 1,
+      email_verified = 1, updated_at = ?
+    WHERE id = ? AND password_version = ?`);
+  const claimAccount = db.prepare<UserRow>(`UPDATE users SET password_hash = @passwordHash, password_version = password_version + 1,
+      email_verified = 1, gender = @gender, preferences = @preferences, dob = @dob, updated_at = @now
+    WHERE id = @id AND email_verified = 0
+    RETURNING ${USER_COLUMNS}`);
   const rehash = db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?');
   const touchLogin = db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?');
   const storedPictures = db.prepare<{ profile_picture: string }>(
@@ -172,6 +190,7 @@ export function createUserStore(db: Database) {
           bio: user.bio ?? '',
           phoneNumber: user.phoneNumber ?? '',
           profilePicture: user.profilePicture ?? null,
+          emailVerified: user.emailVerified ? 1 : 0,
           isStaff: user.isStaff ? 1 : 0,
           isSuperuser: user.isSuperuser ? 1 : 0,
           now,
@@ -205,9 +224,17 @@ export function createUserStore(db: Database) {
       return row && toUser(row);
     },
     setPassword: (id: number, passwordHash: string, now: number) => setPassword.run(passwordHash, now, id).changes === 1,
-    /** Compare-and-set: fails when the password changed since `version` was read. */
-    replacePassword: (id: number, version: number, passwordHash: string, now: number) =>
-      setPasswordIfVersion.run(passwordHash, now, id, version).changes === 1,
+    /**
+     * A reset link's password change, compare-and-set: fails when the password changed since `version`
+     * was read. Marks the address proved (the link was mailed to it).
+     */
+    resetPassword: (id: number, version: number, passwordHash: string, now: number) =>
+      resetPassword.run(passwordHash, now, id, version).changes === 1,
+    /** An unproved account taken over by whoever proved its address; undefined when it was proved already. */
+    claim: (id: number, claim: Claim, now: number): User | undefined => {
+      const row = claimAccount.get({ id, now, ...claim });
+      return row && toUser(row);
+    },
     /** The same password under a new hash (a cost upgrade): no change of password, so reset links live on. */
     rehashPassword: (id: number, previousHash: string, passwordHash: string) =>
       rehash.run(passwordHash, id, previousHash).changes === 1,

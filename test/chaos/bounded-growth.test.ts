@@ -36,7 +36,7 @@ describe('bounded growth', () => {
     expect(count('throttle_events')).toBeGreaterThan(0);
 
     // Nothing is due yet: a purge right away keeps everything.
-    expect(purge()).toEqual({ sessions: 0, registrations: 0, throttleEvents: 0, sentMail: 0, orphanUploads: 0 });
+    expect(purge()).toEqual({ sessions: 0, registrations: 0, throttleEvents: 0, sentMail: 0, failedMail: 0, orphanUploads: 0, mailFiles: 0 });
 
     t.clock.advanceSeconds(11 * 60); // past the OTP's 10 minutes
     expect(purge().registrations).toBe(1);

@@ -18,10 +18,10 @@ describe('db:* commands as subprocesses', () => {
     w = createCliWorkspace({ migrate: false });
     const first = await w.run(['db:migrate', '--json']);
     expect(first.code).toBe(0);
-    expect(first.json()).toEqual({ database: path.join(w.dataDir, 'sidekick.db'), applied: [1, 2, 3, 4], version: 4 });
+    expect(first.json()).toEqual({ database: path.join(w.dataDir, 'sidekick.db'), applied: [1, 2, 3, 4, 5, 6], version: 6 });
     const again = await w.run(['db:migrate']);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/is up to date \(schema version 4\)/);
+    expect(again.stdout).toMatch(/is up to date \(schema version 6\)/);
   });
 
   it('refuses with exit 78 a database whose schema is newer than this Sidekick', async () => {

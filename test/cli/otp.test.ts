@@ -21,7 +21,7 @@ describe('otp:resend as a subprocess', () => {
   it('delivers the code over SMTP before exiting', async () => {
     w = createCliWorkspace();
     smtp = await startSmtpServer();
-    w.open().services.registration.requestCode(registrationBody('smtp@example.com'));
+    w.open().services.registration.requestCode(registrationBody('smtp@example.com'), '192.0.2.1');
     const resent = await w.run(['otp:resend', 'smtp@example.com', '--json'], { env: { SIDEKICK_SMTP_URL: smtp.url } });
     expect(resent.code).toBe(0);
     expect(resent.stderr).toBe('');
@@ -37,7 +37,7 @@ describe('otp:resend as a subprocess', () => {
     smtp = await startSmtpServer();
     const url = smtp.url;
     await smtp.stop();
-    w.open().services.registration.requestCode(registrationBody('down@example.com'));
+    w.open().services.registration.requestCode(registrationBody('down@example.com'), '192.0.2.1');
     const resent = await w.run(['otp:resend', 'down@example.com', '--json'], { env: { SIDEKICK_SMTP_URL: url } });
     expect(resent.code).toBe(0);
     expect(resent.json()).toMatchObject({ code_sent: true, mail: 'queued' });
@@ -58,7 +58,7 @@ describe('otp:resend as a subprocess', () => {
     const transport = new MemoryTransport();
     const sidekick = w.open({ transport });
     const { registration } = sidekick.services;
-    registration.requestCode(registrationBody('new@example.com'));
+    registration.requestCode(registrationBody('new@example.com'), '192.0.2.1');
     // The server would send this one; here it is read straight from the deliverer's memory transport.
     await sidekick.deliverer.drain();
     const oldCode = codeFrom(transport.sent, 'new@example.com');

@@ -1,6 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
+import { createHmac, randomBytes } from 'node:crypto';
 import { sha256Hex } from '../../src/services/crypto.ts';
+import { ManualClock } from '../helpers/clock.ts';
 import { ensureBuilt } from './helpers/build.ts';
 import { createCliWorkspace, failure, type CliWorkspace } from './helpers/cli.ts';
 
@@ -39,6 +41,43 @@ describe('token:* commands against a live server on the same database', () => {
     expect(revoked.json()).toEqual({ revoked: 1 });
     expect(revoked.stdout).not.toContain(body.access);
     expect(await get(`${url}/api/users/profile/`, `Bearer ${body.access}`)).toBe(401);
+    // Revoking the access token ended its whole login: the refresh token that came with it is dead too.
+    const refreshed = await fetch(`${url}/api/token/refresh/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh: body.refresh }),
+    });
+    expect(refreshed.status).toBe(401);
+  });
+
+  it('token:revoke reports forged, expired and unknown JWTs and jtis (exit 3) and writes nothing', async () => {
+    const { sidekick } = await serveWithUser('forged@example.com');
+    const user = sidekick.services.accounts.requireUser('forged@example.com');
+    const live = sidekick.services.credentials.issueJwtPair(user);
+    // Same claims, far-future expiry, signed with a key that is not the server's.
+    const [header, payload] = live.refresh.split('.');
+    const claims = { ...JSON.parse(Buffer.from(payload, 'base64url').toString()), exp: 4_102_444_800 };
+    const forgedInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const forged = `${forgedInput}.${createHmac('sha256', 'not-the-server-secret-0123456789abcdef').update(forgedInput).digest('base64url')}`;
+    // Issued two days ago by the same server: past the refresh token's day.
+    const stale = w.open({ clock: new ManualClock(Date.now() - 2 * 86_400_000) });
+    const expired = stale.services.credentials.issueJwtPair(user).refresh;
+    const unknownJti = randomBytes(16).toString('hex');
+
+    const results = await Promise.all([
+      w.run(['token:revoke', '--token', forged]),
+      w.run(['token:revoke', '--token', expired]),
+      w.run(['token:revoke', '--jti', unknownJti]),
+      w.run(['token:revoke', '--jti', 'not-a-jti']),
+    ]);
+    for (const result of results.map(failure)) {
+      expect(result.code).toBe(3);
+      expect(result.lines).toHaveLength(1);
+      expect(result.lines[0]).toMatch(/^Error: no live token/);
+    }
+    expect(sidekick.db.prepare('SELECT count(*) AS n FROM revoked_jwts').get()).toEqual({ n: 0 });
+    // The live login the forged token copied is untouched.
+    expect(await get(`${server!.url}/api/users/profile/`, `Bearer ${live.access}`)).toBe(200);
   });
 
   it('token:issue --kind token mints an opaque token stored only as a hash; token:revoke --user ends it', async () => {
@@ -95,7 +134,7 @@ describe('token:* commands against a live server on the same database', () => {
     ).map(failure);
     expect(none).toMatchObject({ code: 2, lines: ['Error: give exactly one of --token, --jti or --user'] });
     expect(two).toMatchObject({ code: 2, lines: ['Error: give exactly one of --token, --jti or --user'] });
-    expect(unknown).toMatchObject({ code: 3, lines: ['Error: no live token matches --token'] });
+    expect(unknown).toMatchObject({ code: 3, lines: ['Error: no live token matches --token (forged, expired or already revoked)'] });
     expect(inactive).toMatchObject({ code: 2, stdout: '', lines: ['Error: user off@example.com is inactive'] });
     expect(badKind.code).toBe(2);
     expect(badKind.lines).toHaveLength(1);

@@ -7,7 +7,7 @@ import { createHttpApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { MailTransport } from '../../src/mail/transports.ts';
 import type { OutgoingMail } from '../../src/services/mailer.ts';
-import { createSidekick, type Sidekick } from '../../src/sidekick.ts';
+import { createSidekick, type Sidekick, type SidekickOptions } from '../../src/sidekick.ts';
 import { ManualClock } from './clock.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
@@ -66,13 +66,13 @@ export function testConfig(dataDir: string, env: Env = {}): ResolvedConfig {
  * A fresh Sidekick on its own SQLite file in a temporary folder, with a manual clock, bcrypt at its
  * lowest cost (through the config, as users would set it) and mail kept in memory.
  */
-export function createTestSidekick(env: Env = {}): TestSidekick {
+export function createTestSidekick(env: Env = {}, options: Pick<SidekickOptions, 'hashConcurrency'> = {}): TestSidekick {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-test-'));
   const config = testConfig(dataDir, env);
   const clock = new ManualClock();
   const logs = new LogCapture();
   const transport = new MemoryTransport();
-  const sidekick = createSidekick(config, { clock, logger: createLogger('debug', logs), transport });
+  const sidekick = createSidekick(config, { clock, logger: createLogger('debug', logs), transport, ...options });
   const app = createHttpApp(sidekick);
   let delivered = 0;
   return {

@@ -90,6 +90,10 @@ describe('over a real listening socket', () => {
       });
     expect((await login('a@example.com')).status).toBe(401);
     const rows = t.sidekick.db.prepare<{ bucket: string }>('SELECT bucket FROM throttle_events ORDER BY bucket').all();
-    expect(rows.map((r) => r.bucket)).toEqual(['login:account:a@example.com', 'login:client:127.0.0.1']);
+    expect(rows.map((r) => r.bucket)).toEqual([
+      'login:account:a@example.com all',
+      'login:account:a@example.com from 127.0.0.1',
+      'login:client:127.0.0.1',
+    ]);
   });
 });

@@ -82,7 +82,7 @@ describe('kitchen opaque tokens (contract §4)', () => {
       },
       async 'token:revoke'(email) {
         const token = await kitchenLogin(t, email);
-        expect(t.sidekick.services.credentials.revokeToken(token)).toBe(true);
+        expect(await t.sidekick.services.credentials.revokeToken(token)).toBe(true);
       },
       async 'operator deactivation'(email) {
         t.sidekick.services.accounts.updateAdmin(email, { isActive: false });

@@ -79,9 +79,15 @@ describe.skipIf(process.platform !== 'linux')('sidekick serve --workers', () => 
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function start(workers: number) {
+  async function start(workers: number, bcryptCost = 4) {
     dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-workers-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, SIDEKICK_DATA_DIR: dataDir, SIDEKICK_BCRYPT_COST: '4', SIDEKICK_PORT: '0', SIDEKICK_LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SIDEKICK_DATA_DIR: dataDir,
+      SIDEKICK_BCRYPT_COST: String(bcryptCost),
+      SIDEKICK_PORT: '0',
+      SIDEKICK_LOG_LEVEL: 'info',
+    };
     for (const key of ['SIDEKICK_SECRET', 'SIDEKICK_SMTP_URL', 'SIDEKICK_DB']) delete env[key];
     execFileSync(process.execPath, [RUN, 'db:migrate'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
     execFileSync(process.execPath, [RUN, 'users:create', '--email', 'ada@example.com', '--password-stdin'], {
@@ -138,6 +144,18 @@ describe.skipIf(process.platform !== 'linux')('sidekick serve --workers', () => 
     expect(readdirSync(path.join(dataDir!, 'outbox')).filter((f) => f.endsWith('.eml'))).toEqual(mails);
     expect(mails).toHaveLength(1);
 
+    proc.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  }, 60_000);
+
+  it('counts parallel failed logins across workers: of 40 guesses at once, exactly 10 are checked', async () => {
+    // A slow enough hash that all 40 are in flight together, as real guesses at cost 12 would be.
+    const { proc, url, exit } = await start(2, 10);
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, () => send(url, 'POST', '/api/users/login/', { body: { email: 'ada@example.com', password: 'Wrong-Password-1' } })),
+    );
+    const counts = statuses.reduce<Record<number, number>>((tally, { status }) => ({ ...tally, [status]: (tally[status] ?? 0) + 1 }), {});
+    expect(counts).toEqual({ 401: 10, 429: 30 });
     proc.kill('SIGTERM');
     expect(await exit).toBe(0);
   }, 60_000);

@@ -5,14 +5,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { SidekickError } from '../../src/errors.ts';
-import { createThrottleService, LIMITS, type ThrottleService } from '../../src/services/throttle.ts';
+import { createThrottleService, LIMITS, PENDING_ATTEMPT_LIFETIME_MS, RULES, type Rule, type ThrottleService } from '../../src/services/throttle.ts';
 import { createThrottleStore } from '../../src/store/throttles.ts';
 import { ManualClock } from '../helpers/clock.ts';
 
-/** Seconds of Retry-After check() asks for, or 0 when it lets the caller through. */
-function retryAfter(throttle: ThrottleService, bucket: string, limits = LIMITS.mailPerEmail): number {
+/** Seconds of Retry-After take() asks for (taking a slot when there is room), or 0 when it let the caller through. */
+function retryAfter(run: () => unknown): number {
   try {
-    throttle.check(bucket, limits);
+    run();
     return 0;
   } catch (error) {
     expect(error).toBeInstanceOf(SidekickError);
@@ -20,6 +20,8 @@ function retryAfter(throttle: ThrottleService, bucket: string, limits = LIMITS.m
     return (error as SidekickError).retryAfter!;
   }
 }
+
+const mailRule = (bucket: string): Rule => ({ bucket, limits: LIMITS.mailPerEmail });
 
 describe('throttle service on SQLite', () => {
   let dir: string;
@@ -39,52 +41,70 @@ describe('throttle service on SQLite', () => {
   });
 
   it('allows one mail a minute and five an hour, with the exact wait', () => {
-    const bucket = 'mail:test@example.com';
+    const rule = mailRule('mail:test@example.com');
     for (let i = 0; i < 5; i++) {
-      expect(retryAfter(throttle, bucket), `mail ${i + 1}`).toBe(0);
-      throttle.record(bucket);
+      expect(retryAfter(() => throttle.take(rule)), `mail ${i + 1}`).toBe(0);
       // The fifth mail fills the hour as well: the wait is then until the first one ages out.
-      expect(retryAfter(throttle, bucket)).toBe(i < 4 ? 60 : 3600 - 240);
+      expect(retryAfter(() => throttle.take(rule))).toBe(i < 4 ? 60 : 3600 - 240);
       clock.advanceSeconds(60);
     }
-    expect(retryAfter(throttle, bucket)).toBe(3600 - 300);
+    expect(retryAfter(() => throttle.take(rule))).toBe(3600 - 300);
     clock.advanceSeconds(3600 - 301);
-    expect(retryAfter(throttle, bucket)).toBe(1);
+    expect(retryAfter(() => throttle.take(rule))).toBe(1);
     clock.advanceSeconds(1);
-    expect(retryAfter(throttle, bucket)).toBe(0);
+    expect(retryAfter(() => throttle.take(rule))).toBe(0);
   });
 
-  it('keeps buckets apart', () => {
-    throttle.record('a');
-    expect(retryAfter(throttle, 'a')).toBeGreaterThan(0);
-    expect(retryAfter(throttle, 'b')).toBe(0);
+  it('keeps buckets apart, and a refused take() counts in none of its rules', () => {
+    throttle.take(mailRule('a'));
+    expect(retryAfter(() => throttle.take(mailRule('a'), mailRule('b')))).toBe(60);
+    expect(retryAfter(() => throttle.take(mailRule('b')))).toBe(0);
   });
 
-  it('counts held (in-flight) attempts until they are released', () => {
-    const limits = LIMITS.failedLoginsPerAccount;
-    const releases = Array.from({ length: 10 }, () => {
-      expect(retryAfter(throttle, 'login', limits)).toBe(0);
-      return throttle.hold('login');
-    });
-    expect(retryAfter(throttle, 'login', limits)).toBe(1);
-    releases[0]();
-    releases[0]();
-    expect(retryAfter(throttle, 'login', limits)).toBe(0);
-    for (const release of releases) release();
-    expect(retryAfter(throttle, 'login', limits)).toBe(0);
+  it('counts pending attempts until they are settled: forgiven ones stop counting, failed ones keep counting', () => {
+    const rule: Rule = { bucket: 'login', limits: LIMITS.failedLoginsPerAccountAndClient };
+    const attempts = Array.from({ length: 10 }, () => throttle.begin(rule));
+    // Full only with attempts in flight: a short wait, since they may yet succeed.
+    expect(retryAfter(() => throttle.begin(rule))).toBe(1);
+    throttle.forgive(attempts[0]);
+    const eleventh = throttle.begin(rule);
+    for (const attempt of [...attempts.slice(1), eleventh]) throttle.fail(attempt);
+    // Ten settled failures: the wait is the window's.
+    expect(retryAfter(() => throttle.begin(rule))).toBe(15 * 60);
+  });
+
+  it('counts a pending attempt left by a dead process as a failure once it is older than any check', () => {
+    const rule: Rule = { bucket: 'login', limits: LIMITS.failedLoginsPerAccountAndClient };
+    for (let i = 0; i < 10; i++) throttle.begin(rule);
+    clock.advance(PENDING_ATTEMPT_LIFETIME_MS);
+    expect(retryAfter(() => throttle.begin(rule))).toBe(15 * 60 - PENDING_ATTEMPT_LIFETIME_MS / 1000);
+  });
+
+  it('clears every login count of an account, from every address, and nothing of other accounts', () => {
+    const fill = (email: string, client: string) => {
+      for (let i = 0; i < 10; i++) throttle.fail(throttle.begin(...RULES.login(email, client)));
+    };
+    fill('victim@example.com', '192.0.2.1');
+    fill('victim@example.com', '192.0.2.2');
+    fill('victim.other@example.com', '192.0.2.3');
+    expect(retryAfter(() => throttle.begin(...RULES.login('victim@example.com', '192.0.2.1')))).toBeGreaterThan(1);
+    throttle.clearAccount('victim@example.com');
+    expect(retryAfter(() => throttle.begin(...RULES.login('victim@example.com', '192.0.2.1')))).toBe(0);
+    expect(retryAfter(() => throttle.begin(...RULES.login('victim@example.com', '192.0.2.2')))).toBe(0);
+    expect(retryAfter(() => throttle.begin(...RULES.login('victim.other@example.com', '192.0.2.3')))).toBeGreaterThan(1);
   });
 
   it('outlives the service: limits hold for a new service over the same database', () => {
-    throttle.record('mail:x');
+    throttle.take(mailRule('mail:x'));
     const again = createThrottleService(createThrottleStore(db), clock);
-    expect(retryAfter(again, 'mail:x')).toBe(60);
+    expect(retryAfter(() => again.take(mailRule('mail:x')))).toBe(60);
   });
 
   it('purges only events older than the longest window', () => {
-    throttle.record('old');
+    throttle.take(mailRule('old'));
     clock.advanceSeconds(3600 + 1);
-    throttle.record('new');
+    throttle.take(mailRule('new'));
     expect(throttle.purge()).toBe(1);
-    expect(retryAfter(throttle, 'new')).toBe(60);
+    expect(retryAfter(() => throttle.take(mailRule('new')))).toBe(60);
   });
 });

@@ -1,0 +1,69 @@
+import type { Database } from '../db/database.ts';
+import type { User, UserStore } from '../store/users.ts';
+import type { CredentialService, Minted } from './credentials.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { RULES, type ThrottleService } from './throttle.ts';
+
+export interface PasswordLoginDeps {
+  db: Database;
+  users: UserStore;
+  hasher: PasswordHasher;
+  throttle: ThrottleService;
+  credentials: CredentialService;
+}
+
+/**
+ * Email and password in, a live credential out, under the contract's throttles (§5).
+ *
+ * The attempt counts against its throttles, in the database, from before the password check until its
+ * outcome: N parallel guesses through any number of processes let exactly as many through as the limit.
+ * The session is stored only if, at that moment, the user still exists, is active and has the password
+ * that was checked: a login racing a reset, a password change, a deactivation or a deletion gets no
+ * working credential.
+ */
+export function createPasswordLogin(deps: PasswordLoginDeps) {
+  const { db, users, hasher, throttle, credentials } = deps;
+
+  return async function login<T>(
+    email: string,
+    password: string,
+    client: string,
+    mint: (user: User) => Minted<T>,
+  ): Promise<{ user: User; issued: T } | undefined> {
+    const attempt = db.immediate(() => throttle.begin(...RULES.login(email, client)));
+    let settled = false;
+    try {
+      const user = users.findByEmail(email);
+      // Unknown emails cost a full check too, and every kind of failure counts the same.
+      const matches = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
+      if (!user || !matches || !user.isActive) {
+        db.immediate(() => throttle.fail(attempt));
+        settled = true;
+        return undefined;
+      }
+      // The configured cost changed since this hash was made: upgrade it while the password is at hand.
+      const upgraded = hasher.needsRehash(user.passwordHash) ? await hasher.hash(password) : undefined;
+      const minted = mint(user);
+      const opened = db.immediate(() => {
+        throttle.forgive(attempt);
+        if (!credentials.openSessionInTransaction(minted.session, user.passwordVersion)) return false;
+        if (upgraded) users.rehashPassword(user.id, user.passwordHash, upgraded);
+        return true;
+      });
+      settled = true;
+      return opened ? { user, issued: minted.value } : undefined;
+    } finally {
+      // Overload (503) or a server error: no guess was judged, so none is counted. If this fails too, the
+      // row counts as a failure once it is PENDING_ATTEMPT_LIFETIME_MS old.
+      if (!settled) {
+        try {
+          db.immediate(() => throttle.forgive(attempt));
+        } catch {
+          // The original error is the one to report.
+        }
+      }
+    }
+  };
+}
+
+export type PasswordLogin = ReturnType<typeof createPasswordLogin>;
