@@ -26,6 +26,8 @@ const env = {
   SIDEKICK_DATA_DIR: dataDir,
   SIDEKICK_BCRYPT_COST: String(cost),
   SIDEKICK_PORT: '0',
+  // The registration scenario stands in for a proxy in front of many clients (20 sends an hour per address).
+  SIDEKICK_TRUSTED_PROXIES: '127.0.0.1',
 };
 const children = new Set();
 
@@ -216,10 +218,11 @@ async function main() {
       {
         method: 'POST',
         path: '/api/users/register/',
-        // Codes are throttled to one a minute per email, so every request needs a new address.
+        // Codes are throttled to one a minute per email and 20 an hour per client, so every request needs
+        // a new email, and comes from a new client as many users behind a proxy would.
         setupRequest: (req) => ({
           ...req,
-          headers: json,
+          headers: { ...json, 'x-forwarded-for': `10.${(registration >> 16) & 255}.${(registration >> 8) & 255}.${registration & 255}` },
           body: JSON.stringify({
             email: `new-${runId}-${registration++}@example.com`,
             password: PASSWORD,

@@ -23,6 +23,8 @@ export function serverEnv(dataDir: string, extra: Record<string, string> = {}): 
     SIDEKICK_PORT: '0',
     SIDEKICK_HOST: '127.0.0.1',
     SIDEKICK_PUBLIC_URL: 'http://sidekick.test',
+    // The tests stand in for a proxy in front of many clients (see request()).
+    SIDEKICK_TRUSTED_PROXIES: '127.0.0.1',
     ...extra,
   };
 }
@@ -88,6 +90,16 @@ export interface HttpResult {
   ms: number;
 }
 
+let clients = 0;
+/**
+ * A new client address for every request, forwarded as a proxy would: the load here is many users, and
+ * the per-address limits it would hit from one address are tested on their own (test/security).
+ */
+const nextClient = () => {
+  clients++;
+  return `10.${(clients >> 16) & 255}.${(clients >> 8) & 255}.${clients & 255}`;
+};
+
 /** One JSON request to a real listening server. Network failures reject (the caller decides what they mean). */
 export async function request(
   base: string,
@@ -95,7 +107,7 @@ export async function request(
   pathname: string,
   options: { body?: unknown; bearer?: string; token?: string; signal?: AbortSignal } = {},
 ): Promise<HttpResult> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'x-forwarded-for': nextClient() };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.bearer) headers.authorization = `Bearer ${options.bearer}`;
   if (options.token) headers.authorization = `Token ${options.token}`;
