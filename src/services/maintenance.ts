@@ -9,7 +9,7 @@ import type { ThrottleService } from './throttle.ts';
 
 const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
-/** How long the outbox keeps what it delivered or gave up on (README: "Mail"). */
+/** How long the outbox keeps what it delivered or gave up on (told in the README's opening section). */
 export const MAIL_RETENTION = {
   /** A sent message's row (recipient, subject, times; its body went at delivery): for mail:list. */
   sentRowsMs: 7 * DAY_MS,
