@@ -7,8 +7,8 @@ import { createSidekick } from '../../src/sidekick.ts';
 import { ensureBuilt } from '../cli/helpers/build.ts';
 import { STRONG_PASSWORD } from '../helpers/accounts.ts';
 import { sendFrom } from '../helpers/proxy.ts';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.ts';
-import { LogCapture, TEST_SECRET, testConfig } from '../helpers/sidekick.ts';
+import { LogCapture, testConfig } from '../helpers/sidekick.ts';
+import { serverEnv, startServerProcess, type ServerProcess } from '../chaos/helpers/server-process.ts';
 
 /**
  * Contract §2 and §5: known and unknown emails take similar time. Medians over interleaved tries against
@@ -27,10 +27,11 @@ async function timed(run: () => Promise<number>, expected: number): Promise<numb
 
 describe('answers that must not tell a known email from an unknown one', () => {
   let dataDir: string;
-  let server: ServeProcess | undefined;
+  let server: ServerProcess | undefined;
   beforeAll(ensureBuilt, 120_000);
   afterEach(async () => {
-    await server?.stop();
+    server?.child.kill('SIGTERM');
+    await server?.exited;
     server = undefined;
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -44,13 +45,9 @@ describe('answers that must not tell a known email from an unknown one', () => {
   }
 
   const serve = async (cost: string) => {
-    server = await startServeProcess({
-      SIDEKICK_DATA_DIR: dataDir,
-      SIDEKICK_SECRET: TEST_SECRET,
-      SIDEKICK_BCRYPT_COST: cost,
-      // The test stands in for a proxy, so that each try comes from its own client address.
-      SIDEKICK_TRUSTED_PROXIES: '127.0.0.1',
-    });
+    // The test stands in for a trusted proxy (serverEnv trusts 127.0.0.1), so that each try comes
+    // from its own client address.
+    server = await startServerProcess(serverEnv(dataDir, { SIDEKICK_BCRYPT_COST: cost }));
     return server.url;
   };
 
