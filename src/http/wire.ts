@@ -20,19 +20,11 @@ export function nodeRequest(c: Context): IncomingMessage | undefined {
 
 /**
  * The client's address for throttles and the log (contract §1): the socket's peer, or what trusted
- * proxies forwarded. Worked out once per request, on first use.
+ * proxies forwarded. Cheap enough to work out at each use: the resolver remembers forwarded chains.
  */
 export function createClientAddress(resolve: ClientAddressResolver) {
-  const known = new WeakMap<Context, string>();
-  return (c: Context): string => {
-    let address = known.get(c);
-    if (address === undefined) {
-      // Read straight off the socket: getConnInfo builds a whole object, and throws without one.
-      address = resolve(nodeRequest(c)?.socket?.remoteAddress, requestHeader(c, 'x-forwarded-for'));
-      known.set(c, address);
-    }
-    return address;
-  };
+  // Read straight off the socket: getConnInfo builds a whole object, and throws without one.
+  return (c: Context): string => resolve(nodeRequest(c)?.socket?.remoteAddress, requestHeader(c, 'x-forwarded-for'));
 }
 
 export type ClientAddress = ReturnType<typeof createClientAddress>;
