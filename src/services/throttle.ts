@@ -47,11 +47,14 @@ export const RULES = {
    * everywhere. Failures from one address never fill another address's bucket: only the account's
    * ceiling, ten times higher, is shared.
    */
-  login: (email: string, client: string): Rule[] => [
-    { bucket: `${accountPrefix(email)}from ${throttleKey(client)}`, limits: LIMITS.failedLoginsPerAccountAndClient },
-    { bucket: `login:client:${throttleKey(client)}`, limits: LIMITS.failedLoginsPerClient },
-    { bucket: `${accountPrefix(email)}all`, limits: LIMITS.failedLoginsPerAccount },
-  ],
+  login: (email: string, client: string): Rule[] => {
+    const from = throttleKey(client);
+    return [
+      { bucket: `${accountPrefix(email)}from ${from}`, limits: LIMITS.failedLoginsPerAccountAndClient },
+      { bucket: `login:client:${from}`, limits: LIMITS.failedLoginsPerClient },
+      { bucket: `${accountPrefix(email)}all`, limits: LIMITS.failedLoginsPerAccount },
+    ];
+  },
   otpMail: (email: string): Rule => ({ bucket: `mail:otp:${email}`, limits: LIMITS.mailPerEmail }),
   resetMail: (email: string): Rule => ({ bucket: `mail:reset:${email}`, limits: LIMITS.mailPerEmail }),
   sends: (client: string): Rule => ({ bucket: `sends:client:${throttleKey(client)}`, limits: LIMITS.sendsPerClient }),

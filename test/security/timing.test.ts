@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
 import { createSidekick } from '../../src/sidekick.ts';
 import { ensureBuilt } from '../cli/helpers/build.ts';
@@ -29,6 +29,9 @@ describe('answers that must not tell a known email from an unknown one', () => {
   let dataDir: string;
   let server: ServerProcess | undefined;
   beforeAll(ensureBuilt, 120_000);
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-timing-'));
+  });
   afterEach(async () => {
     server?.child.kill('SIGTERM');
     await server?.exited;
@@ -38,7 +41,6 @@ describe('answers that must not tell a known email from an unknown one', () => {
 
   /** Users made at `cost` in a fresh data folder, before any server runs. */
   async function withUsers(emails: string[], cost = '4') {
-    dataDir ??= mkdtempSync(path.join(tmpdir(), 'sidekick-timing-'));
     const sidekick = createSidekick(testConfig(dataDir, { SIDEKICK_BCRYPT_COST: cost }), { logger: createLogger('silent', new LogCapture()) });
     for (const email of emails) await sidekick.services.accounts.createUser({ email, password: STRONG_PASSWORD });
     await sidekick.close();
@@ -57,7 +59,6 @@ describe('answers that must not tell a known email from an unknown one', () => {
     );
 
   it('reset-password answers a known email as fast as an unknown one', async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-timing-'));
     const known = Array.from({ length: TRIES }, (_, i) => `known${i}@example.com`);
     await withUsers(known);
     // The server's deliverer runs, as in production, and claims and sends each queued mail.
@@ -83,7 +84,6 @@ describe('answers that must not tell a known email from an unknown one', () => {
 
   it('a wrong password against a hash from before a cost change takes as long as against a current one', async () => {
     // Hashes made at cost 4, then the server's cost raised to 9: the old ones verify 32 times faster.
-    dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-timing-'));
     await withUsers(['old@example.com'], '4');
     await withUsers(['current@example.com'], '9');
     const url = await serve('9');
