@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
-import type { Config } from '../src/config.ts';
+import { databaseLocation, type Config } from '../src/config.ts';
 import { SidekickCommand } from '../src/cli/base-command.ts';
 import { CliError, EXIT } from '../src/cli/errors.ts';
 import type { Sidekick } from '../src/sidekick.ts';
@@ -40,7 +40,7 @@ export default class Serve extends SidekickCommand {
     if (cluster.isWorker) return this.runWorker(overrides);
     if (flags.workers > 1) return this.runPrimary(overrides, flags.workers, flags.json);
 
-    const sidekick = this.openChecked(overrides);
+    const sidekick = await this.openChecked(overrides);
     const server = await startServer(sidekick);
     const { config, logger } = sidekick;
     // Handlers first: a supervisor may send SIGTERM the instant it reads the line below.
@@ -57,18 +57,18 @@ export default class Serve extends SidekickCommand {
    * Opens the database and runs SQLite's quick_check once, before serving: a corrupt file is refused
    * with one line instead of serving 500s. Workers skip it; their primary checked the file.
    */
-  private openChecked(overrides: { host?: string; port?: string; db?: string }): Sidekick {
-    const sidekick = this.openSidekick(overrides);
-    const problem = sidekick.services.health.integrityProblem();
+  private async openChecked(overrides: { host?: string; port?: string; db?: string }): Promise<Sidekick> {
+    const sidekick = await this.openSidekick(overrides);
+    const problem = await sidekick.services.health.integrityProblem();
     if (problem) {
-      throw new CliError(`the database ${sidekick.config.dbPath} failed its integrity check (${problem}): restore it from a backup`, EXIT.noInput);
+      throw new CliError(`the database ${databaseLocation(sidekick.config)} failed its integrity check (${problem}): restore it from a backup`, EXIT.noInput);
     }
     return sidekick;
   }
 
   /** One HTTP server among several; background work is the primary's. */
   private async runWorker(overrides: { host?: string; port?: string; db?: string }): Promise<void> {
-    const sidekick = this.openSidekick(overrides);
+    const sidekick = await this.openSidekick(overrides);
     const server = await startServer(sidekick, { background: false });
     process.send?.({ sidekick: 'listening', url: server.url } satisfies WorkerMessage);
     await untilSignal();
@@ -87,7 +87,7 @@ export default class Serve extends SidekickCommand {
     count: number,
     json: boolean,
   ): Promise<void> {
-    const sidekick = this.openChecked(overrides);
+    const sidekick = await this.openChecked(overrides);
     const { config, logger } = sidekick;
     const stopBackground = startBackgroundWork(sidekick);
     let stopping = false;
@@ -144,7 +144,7 @@ export default class Serve extends SidekickCommand {
 /** The start-up lines: where it listens, the public URL its links use, and where mail goes. */
 function announce(logger: Logger, config: Config, line: string, json: boolean): void {
   const mail = mailDestination(config);
-  logger.info({ publicUrl: config.publicUrl, db: config.dbPath, mail }, line);
+  logger.info({ publicUrl: config.publicUrl, db: databaseLocation(config), mail }, line);
   if (!json) process.stdout.write(`${line}\n  public URL (links in mail, JWT issuer): ${config.publicUrl}\n  mail: ${mail}\n`);
 }
 

@@ -32,7 +32,7 @@ if (compiled.status !== 0) {
 const migrationsFrom = path.join(root, 'src/db/migrations');
 const migrationsTo = path.join(dist, 'src/db/migrations');
 cpSync(migrationsFrom, migrationsTo, { recursive: true });
-for (const name of readdirSync(migrationsFrom)) written.add(path.join(migrationsTo, name));
+for (const name of readdirSync(migrationsFrom, { recursive: true })) written.add(path.join(migrationsTo, String(name)));
 
 /**
  * Removes files under `dir` that this build did not write, and folders left empty; true if `dir` is

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { withoutPassword } from './db/port.ts';
 import { InvalidProxyListError, parseTrustedProxies } from './services/client-address.ts';
 
 export interface Config {
   readonly dataDir: string;
   readonly dbPath: string;
+  /** `postgres://…`: PostgreSQL instead of the SQLite file at dbPath (contract §9). */
+  readonly databaseUrl: string | undefined;
   readonly host: string;
   readonly port: number;
   /** Undefined until resolveSecret() has read or generated `<data>/secret.key`. */
@@ -144,6 +147,26 @@ function parseProxies(name: string, raw: string | undefined): string[] {
   }
 }
 
+/** Where the data lives, as it may be shown: the SQLite file, or the PostgreSQL URL without its password. */
+export function databaseLocation(config: Pick<Config, 'dbPath' | 'databaseUrl'>): string {
+  return config.databaseUrl === undefined ? config.dbPath : withoutPassword(config.databaseUrl);
+}
+
+/** A `postgres://` URL; shown, when wrong, without what sits before the host (its password). */
+function parseDatabaseUrl(raw: string): string {
+  const shown = raw.replace(/\/\/[^/]*@/, '//***@');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`SIDEKICK_DATABASE_URL: "${shown}" is not a URL`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`SIDEKICK_DATABASE_URL: "${shown}" must start with postgres:// (unset it to use SQLite at SIDEKICK_DB)`);
+  }
+  return raw;
+}
+
 function checkSecret(name: string, secret: string): string {
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`${name}: the secret must be at least ${MIN_SECRET_LENGTH} characters`);
@@ -172,6 +195,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
   return Object.freeze({
     dataDir,
     dbPath: dbPath === ':memory:' ? dbPath : path.resolve(dbPath),
+    databaseUrl: read('SIDEKICK_DATABASE_URL') && parseDatabaseUrl(read('SIDEKICK_DATABASE_URL')!),
     host: overrides.host ?? read('SIDEKICK_HOST') ?? '127.0.0.1',
     port,
     secret: secret === undefined ? undefined : checkSecret('SIDEKICK_SECRET', secret),
@@ -201,6 +225,11 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
  */
 export function resolveSecret(config: Config): ResolvedConfig {
   if (config.secret !== undefined) return config as ResolvedConfig;
+  // Every node signs and checks the others' tokens, codes and links: one node's own key file would make
+  // every other node refuse what it issued.
+  if (config.databaseUrl !== undefined) {
+    throw new ConfigError('SIDEKICK_SECRET: must be set when SIDEKICK_DATABASE_URL is (every node shares one secret)');
+  }
   const file = path.join(config.dataDir, 'secret.key');
   mkdirSync(config.dataDir, { recursive: true });
   if (!existsSync(file)) {

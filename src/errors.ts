@@ -23,6 +23,12 @@ export const ERROR_CODES = {
   throttled: { status: 429, exit: 2 },
   overloaded: { status: 503, exit: 4 },
   unavailable: { status: 503, exit: 66 },
+  /** The database is locked by a writer that did not finish in time (SQLite's busy timeout, PostgreSQL's lock_timeout). */
+  database_busy: { status: 503, exit: 75 },
+  /** The database cannot be reached or opened. */
+  database_unavailable: { status: 503, exit: 69 },
+  /** The database file is damaged, or is not a database. */
+  database_corrupt: { status: 500, exit: 66 },
   error: { status: 500, exit: 1 },
 } as const;
 

@@ -21,14 +21,8 @@ import { createPasswordResetService } from './services/password-reset.ts';
 import { createRegistrationService } from './services/registration.ts';
 import { createThrottleService } from './services/throttle.ts';
 import { createUserImportService } from './services/user-import.ts';
-import { createHealthStore } from './store/health.ts';
-import { createOutboxStore } from './store/outbox.ts';
-import { createRegistrationStore } from './store/registrations.ts';
-import { createSessionStore } from './store/sessions.ts';
-import { createThrottleStore } from './store/throttles.ts';
-import { createUserStore } from './store/users.ts';
+import { createStore } from './store/index.ts';
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
 
 export interface SidekickOptions {
   clock?: Clock;
@@ -39,25 +33,29 @@ export interface SidekickOptions {
   hashQueue?: number;
 }
 
-/** The only place the parts are wired together. Everything it opens, close() closes. */
-export function createSidekick(config: ResolvedConfig, options: SidekickOptions = {}) {
+/**
+ * The only place the parts are wired together. Everything it opens, close() closes. Opens the database
+ * (SQLite at `config.dbPath`, or PostgreSQL at `config.databaseUrl`) and brings its schema up to date.
+ */
+export async function createSidekick(config: ResolvedConfig, options: SidekickOptions = {}) {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
-  if (config.dbPath !== ':memory:') mkdirSync(path.dirname(config.dbPath), { recursive: true });
-  const db: Database = openDatabase(config.dbPath);
+  const db: Database = await openDatabase(config.databaseUrl ?? config.dbPath, {
+    onIdleError: (error) => logger.warn({ err: error }, 'a database connection was lost; it is replaced at the next query'),
+  });
   try {
-    migrate(db, () => clock.now());
+    await migrate(db, () => clock.now());
   } catch (error) {
-    db.close();
+    await db.close();
     throw error;
   }
+  return wire(db, config, clock, logger, options);
+}
 
-  const users = createUserStore(db);
-  const sessions = createSessionStore(db);
-  const registrations = createRegistrationStore(db);
-  const outbox = createOutboxStore(db);
-  const throttle = createThrottleService(createThrottleStore(db), clock);
-  const mailer = createMailer(outbox, deriveKey(config.secret, 'outbox'), clock);
+function wire(db: Database, config: ResolvedConfig, clock: Clock, logger: Logger, options: SidekickOptions) {
+  const store = createStore(db);
+  const throttle = createThrottleService(clock);
+  const mailer = createMailer(deriveKey(config.secret, 'outbox'), clock);
   const hasher = createPasswordHasher({
     cost: config.bcryptCost,
     concurrency: options.hashConcurrency,
@@ -71,16 +69,15 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     clock,
   });
   const credentials = createCredentialService({
-    db,
-    users,
-    sessions,
+    store,
+    changeStamp: db.changeStamp,
     jwt,
     clock,
     tokenTtl: config.tokenTtl,
     rotateRefreshTokens: config.rotateRefreshTokens,
   });
   const media = createMediaService({ dir: path.join(config.dataDir, 'media'), publicUrl: config.publicUrl });
-  const accounts = createAccountService({ db, users, hasher, credentials, mailer, media, throttle, clock, minAge: config.minAge });
+  const accounts = createAccountService({ store, hasher, credentials, mailer, media, throttle, clock, minAge: config.minAge });
   const transport =
     options.transport ??
     (config.smtpUrl
@@ -88,11 +85,9 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
       : createFileTransport(path.join(config.dataDir, 'outbox'), config.mailFrom));
   const services = {
     credentials,
-    auth: createAuthService(credentials, createPasswordLogin({ db, users, hasher, throttle, credentials })),
+    auth: createAuthService(credentials, createPasswordLogin({ store, hasher, throttle, credentials })),
     registration: createRegistrationService({
-      db,
-      users,
-      registrations,
+      store,
       hasher,
       credentials,
       mailer,
@@ -104,8 +99,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
       minAge: config.minAge,
     }),
     passwordReset: createPasswordResetService({
-      db,
-      users,
+      store,
       hasher,
       credentials,
       mailer,
@@ -117,14 +111,14 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
     }),
     accounts,
     media,
-    userImport: createUserImportService({ db, users, hasher, accounts, clock }),
-    maintenance: createMaintenanceService({ sessions, registrations, throttle, outbox, users, media, transport, clock }),
-    mailQueue: createMailQueueService({ db, outbox, clock }),
-    outbox,
-    health: createHealthService({ db, health: createHealthStore(db), clock }),
+    userImport: createUserImportService({ store, hasher, accounts, clock }),
+    maintenance: createMaintenanceService({ store, throttle, media, transport, clock }),
+    mailQueue: createMailQueueService({ store, clock }),
+    outbox: store.outbox,
+    health: createHealthService({ engine: db.engine, store, clock }),
   };
 
-  const deliverer = createDeliverer({ outbox, mailer, transport, clock, logger });
+  const deliverer = createDeliverer({ outbox: store.outbox, mailer, transport, clock, logger });
 
   let closed: Promise<void> | undefined;
   return {
@@ -139,7 +133,7 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
       closed ??= (async () => {
         await deliverer.stop();
         transport.close();
-        db.close();
+        await db.close();
         await hasher.close();
       })();
       return closed;
@@ -147,5 +141,5 @@ export function createSidekick(config: ResolvedConfig, options: SidekickOptions 
   };
 }
 
-export type Sidekick = ReturnType<typeof createSidekick>;
+export type Sidekick = Awaited<ReturnType<typeof createSidekick>>;
 export type Services = Sidekick['services'];

@@ -19,7 +19,7 @@ export default class DbBackup extends SidekickCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(DbBackup);
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const result = await backupDatabase(sidekick.db, args.file, { overwrite: flags.force });
     this.output(flags.json, { database: sidekick.config.dbPath, ...result }, () =>
       `Backed up ${sidekick.config.dbPath} to ${result.file} (${result.bytes} bytes, integrity ok).`,

@@ -1,5 +1,6 @@
 import { SidekickCommand } from '../../src/cli/base-command.ts';
-import { migrateDatabaseFile } from '../../src/services/database-admin.ts';
+import { databaseLocation } from '../../src/config.ts';
+import { migrateDatabase } from '../../src/services/database-admin.ts';
 
 export default class DbMigrate extends SidekickCommand {
   static override summary = 'Create the database or bring its schema up to date.';
@@ -10,11 +11,12 @@ export default class DbMigrate extends SidekickCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(DbMigrate);
     const config = this.config_();
-    const { applied, version } = migrateDatabaseFile(config.dbPath);
-    this.output(flags.json, { database: config.dbPath, applied, version }, () =>
+    const { applied, version } = await migrateDatabase(config.databaseUrl ?? config.dbPath);
+    const database = databaseLocation(config);
+    this.output(flags.json, { database, applied, version }, () =>
       applied.length === 0
-        ? `${config.dbPath} is up to date (schema version ${version}).`
-        : `Applied migration(s) ${applied.join(', ')} to ${config.dbPath} (schema version ${version}).`,
+        ? `${database} is up to date (schema version ${version}).`
+        : `Applied migration(s) ${applied.join(', ')} to ${database} (schema version ${version}).`,
     );
   }
 }

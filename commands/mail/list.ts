@@ -19,9 +19,9 @@ export default class MailList extends SidekickCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(MailList);
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const status = (flags.status ?? null) as OutboxEntry['status'] | null;
-    const mails = sidekick.services.outbox.list(status, flags.limit).map(mailJson);
+    const mails = (await sidekick.services.outbox.list(status, flags.limit)).map(mailJson);
     this.output(flags.json, mails, () =>
       mails.length === 0
         ? 'No mail.'

@@ -27,8 +27,8 @@ export default class MailRetry extends SidekickCommand {
       if (!/^[1-9]\d{0,15}$/.test(value)) throw new CliError(`"${value}" is not a message id`);
       return Number(value);
     });
-    const sidekick = this.openExisting();
-    const { requeued, skipped } = sidekick.services.mailQueue.requeueFailed(flags['all-failed'] ? 'all-failed' : ids);
+    const sidekick = await this.openExisting();
+    const { requeued, skipped } = await sidekick.services.mailQueue.requeueFailed(flags['all-failed'] ? 'all-failed' : ids);
     if (!flags['all-failed'] && requeued.length === 0) {
       throw new CliError(`no failed message with id ${skipped.join(', ')}`, EXIT.notFound);
     }

@@ -12,8 +12,8 @@ export default class OtpResend extends SidekickCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(OtpResend);
-    const sidekick = this.openExisting();
-    const email = sidekick.services.registration.resendCode(await this.emailArgument(args.email));
+    const sidekick = await this.openExisting();
+    const email = await sidekick.services.registration.resendCode(await this.emailArgument(args.email));
     const mail = await this.deliverQueued(sidekick);
     this.output(flags.json, { email, code_sent: true, mail }, () => `A new registration code for ${email} was ${mailOutcomeText(mail)}.`);
   }

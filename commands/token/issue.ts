@@ -19,7 +19,7 @@ export default class TokenIssue extends SidekickCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(TokenIssue);
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const email = await this.emailArgument(args.email);
     const issued = await sidekick.services.accounts.issueCredentials(email, flags.kind as 'jwt' | 'token');
     const owner = { user_id: issued.user.id, email: issued.user.email };

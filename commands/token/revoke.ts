@@ -21,14 +21,14 @@ export default class TokenRevoke extends SidekickCommand {
     const { flags } = await this.parse(TokenRevoke);
     const given = (['token', 'jti', 'user'] as const).filter((name) => flags[name] !== undefined);
     if (given.length !== 1) throw new CliError('give exactly one of --token, --jti or --user');
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const { credentials, accounts } = sidekick.services;
 
     if (flags.user !== undefined) {
-      const { user, revoked } = accounts.revokeAllTokens(flags.user);
+      const { user, revoked } = await accounts.revokeAllTokens(flags.user);
       this.output(flags.json, { revoked, user: user.email }, () => `Revoked ${revoked} session(s) of ${user.email}.`);
     } else if (flags.jti !== undefined) {
-      if (!credentials.revokeJti(flags.jti)) throw new CliError('no live token has that --jti', EXIT.notFound);
+      if (!(await credentials.revokeJti(flags.jti))) throw new CliError('no live token has that --jti', EXIT.notFound);
       this.output(flags.json, { revoked: 1, jti: flags.jti }, () => `Revoked JWT ${flags.jti}.`);
     } else {
       if (!(await credentials.revokeToken(flags.token!))) {

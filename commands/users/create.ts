@@ -22,7 +22,7 @@ export default class UsersCreate extends SidekickCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(UsersCreate);
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const email = flags.email ?? (await askText('--email', 'Email:'));
     const password = await this.newPassword(flags);
     const user = await sidekick.services.accounts.createUser({

@@ -17,14 +17,14 @@ export default class UsersDelete extends SidekickCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(UsersDelete);
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const email = await this.emailArgument(args.email);
     const { accounts } = sidekick.services;
-    const user = accounts.requireUser(email);
+    const user = await accounts.requireUser(email);
     if (!flags.yes && !(await askConfirm('--yes', `Delete ${user.email} (${user.superheroName}) and all their sessions?`))) {
       throw new CliError('not deleted');
     }
-    accounts.deleteByEmail(user.email);
+    await accounts.deleteByEmail(user.email);
     this.output(flags.json, { deleted: true, id: user.id, email: user.email }, () => `Deleted ${user.email}.`);
   }
 }

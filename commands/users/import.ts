@@ -38,7 +38,7 @@ JSON: an array of objects (or {"users": [...]}). CSV: a header row, then one use
       | 'csv';
     const rows = parseUserFile(text, format);
 
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const progress = createProgress(process.stderr, 'Hashing passwords');
     let users;
     try {

@@ -16,8 +16,8 @@ export default class UsersList extends SidekickCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(UsersList);
-    const sidekick = this.openExisting();
-    const { users, total } = sidekick.services.accounts.list(flags.limit, flags.offset);
+    const sidekick = await this.openExisting();
+    const { users, total } = await sidekick.services.accounts.list(flags.limit, flags.offset);
     const shown = users.map(userJson);
     this.output(flags.json, { users: shown, total }, () => {
       if (shown.length === 0) return total === 0 ? 'No users.' : `No users past offset ${flags.offset} (${total} in all).`;

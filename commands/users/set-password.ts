@@ -16,7 +16,7 @@ export default class UsersSetPassword extends SidekickCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(UsersSetPassword);
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const email = await this.emailArgument(args.email);
     const password = await this.newPassword(flags);
     const user = await sidekick.services.accounts.setPassword(email, password);

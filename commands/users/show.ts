@@ -11,9 +11,9 @@ export default class UsersShow extends SidekickCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(UsersShow);
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const email = await this.emailArgument(args.email);
-    const shown = userJson(sidekick.services.accounts.requireUser(email));
+    const shown = userJson(await sidekick.services.accounts.requireUser(email));
     this.output(flags.json, shown, () => describe(shown));
   }
 }

@@ -28,9 +28,9 @@ export default class UsersUpdate extends SidekickCommand {
     if (Object.values(changes).every((value) => value === undefined)) {
       throw new CliError('nothing to change: give --active/--no-active, --staff/--no-staff, --superuser/--no-superuser or --name');
     }
-    const sidekick = this.openExisting();
+    const sidekick = await this.openExisting();
     const email = await this.emailArgument(args.email);
-    const shown = userJson(sidekick.services.accounts.updateAdmin(email, changes));
+    const shown = userJson(await sidekick.services.accounts.updateAdmin(email, changes));
     this.output(flags.json, shown, () => describe(shown));
   }
 }

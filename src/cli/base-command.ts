@@ -49,8 +49,8 @@ export abstract class SidekickCommand extends Command {
     return resolveSecret(loadConfig(process.env, overrides));
   }
 
-  protected openSidekick(overrides: ConfigOverrides = {}, options: SidekickOptions = {}): Sidekick {
-    this.opened = createSidekick(this.config_(overrides), options);
+  protected async openSidekick(overrides: ConfigOverrides = {}, options: SidekickOptions = {}): Promise<Sidekick> {
+    this.opened = await createSidekick(this.config_(overrides), options);
     return this.opened;
   }
 
@@ -59,9 +59,9 @@ export abstract class SidekickCommand extends Command {
    * create an empty one). Logs show only errors unless SIDEKICK_LOG_LEVEL asks for more: a command
    * reports its own outcome (mail left for the server, for instance) in its output.
    */
-  protected openExisting(): Sidekick {
+  protected async openExisting(): Promise<Sidekick> {
     const config = loadConfig(process.env);
-    if (config.dbPath !== ':memory:' && !existsSync(config.dbPath)) {
+    if (config.databaseUrl === undefined && config.dbPath !== ':memory:' && !existsSync(config.dbPath)) {
       throw new CliError(
         `no database at ${config.dbPath}: run "sidekick db:migrate" first, or set SIDEKICK_DATA_DIR or SIDEKICK_DB`,
         EXIT.noInput,
@@ -107,7 +107,7 @@ export abstract class SidekickCommand extends Command {
     });
     const finished = await Promise.race([drained, timeout]);
     clearTimeout(timer);
-    return finished && sidekick.services.outbox.nextDueAt() === undefined ? 'delivered' : 'queued';
+    return finished && (await sidekick.services.outbox.nextDueAt()) === undefined ? 'delivered' : 'queued';
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {

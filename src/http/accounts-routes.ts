@@ -17,7 +17,7 @@ export function accountsRoutes(router: Router, services: Services) {
       if (body && typeof body === 'object' && 'otp' in body) {
         return jsonResponse(c, await registration.complete(body), 201);
       }
-      return jsonResponse(c, registration.requestCode(body, router.clientAddress(c)));
+      return jsonResponse(c, await registration.requestCode(body, router.clientAddress(c)));
     },
   });
 
@@ -33,18 +33,18 @@ export function accountsRoutes(router: Router, services: Services) {
     ['/api/users/profile/'],
     {
       GET: (c) => jsonResponse(c, accountsProfile(c.get('auth').user)),
-      PUT: (c) => jsonResponse(c, accountsProfile(accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
-      PATCH: (c) => jsonResponse(c, accountsProfile(accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
+      PUT: async (c) => jsonResponse(c, accountsProfile(await accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
+      PATCH: async (c) => jsonResponse(c, accountsProfile(await accounts.updateAccountsProfile(c.get('auth').user, c.get('body')))),
     },
     { authenticated: true },
   );
 
   router.resource(['/api/users/reset-password/'], {
-    POST: (c) => {
-      if (!wantsHtml(c)) return jsonResponse(c, passwordReset.requestLink(c.get('body'), router.clientAddress(c)));
+    POST: async (c) => {
+      if (!wantsHtml(c)) return jsonResponse(c, await passwordReset.requestLink(c.get('body'), router.clientAddress(c)));
       // The form a dead link's page offers.
       try {
-        return htmlAnswer(c, newLinkPage({ sent: passwordReset.requestLink(c.get('body'), router.clientAddress(c)).message }), 200);
+        return htmlAnswer(c, newLinkPage({ sent: (await passwordReset.requestLink(c.get('body'), router.clientAddress(c))).message }), 200);
       } catch (error) {
         if (!(error instanceof SidekickError)) throw error;
         if (error.code === 'throttled') {
@@ -56,10 +56,10 @@ export function accountsRoutes(router: Router, services: Services) {
   });
 
   router.resource(['/api/users/reset/:uidb64/:token/'], {
-    GET: (c) => {
+    GET: async (c) => {
       const { uidb64, token } = c.req.param();
       try {
-        passwordReset.checkLink(uidb64, token);
+        await passwordReset.checkLink(uidb64, token);
         return htmlAnswer(c, resetPage(), 200);
       } catch (error) {
         if (!(error instanceof SidekickError)) throw error;
@@ -100,8 +100,8 @@ export function accountsRoutes(router: Router, services: Services) {
   router.resource(
     ['/api/users/delete/'],
     {
-      DELETE: (c) => {
-        accounts.deleteAccount(c.get('auth').user);
+      DELETE: async (c) => {
+        await accounts.deleteAccount(c.get('auth').user);
         return jsonResponse(c, { message: 'user deleted successfully' });
       },
     },

@@ -27,8 +27,8 @@ export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
   if (config.corsOrigins.length > 0) app.use(corsMiddleware(config.corsOrigins, router.methodsAt));
 
   router.resource(['/healthz'], {
-    GET: (c) => {
-      if (!services.health.check()) throw new SidekickError('unavailable', 'The database cannot be read or written.');
+    GET: async (c) => {
+      if (!(await services.health.check())) throw new SidekickError('unavailable', 'The database cannot be read or written.');
       return jsonResponse(c, { status: 'ok' });
     },
   });

@@ -13,7 +13,7 @@ export function kitchenRoutes(router: Router, services: Services) {
   router.resource(both('/users/'), {
     POST: async (c) => {
       const user = await accounts.signUp(c.get('body'), router.clientAddress(c));
-      return jsonResponse(c, { user_id: user.id, email: user.email, token: auth.tokenFor(user) }, 201, NO_STORE);
+      return jsonResponse(c, { user_id: user.id, email: user.email, token: await auth.tokenFor(user) }, 201, NO_STORE);
     },
   });
 
@@ -27,8 +27,8 @@ export function kitchenRoutes(router: Router, services: Services) {
   router.resource(
     both('/logout/'),
     {
-      POST: (c) => {
-        auth.logout(c.get('auth').credential);
+      POST: async (c) => {
+        await auth.logout(c.get('auth').credential);
         return jsonResponse(c, { detail: 'Logged out successfully.' });
       },
     },

@@ -26,12 +26,10 @@ export function startBackgroundWork(sidekick: Sidekick): () => void {
   const { logger, services, deliverer } = sidekick;
   deliverer.start();
   const maintenance = setInterval(() => {
-    try {
-      const purged = services.maintenance.purgeExpired();
-      logger.debug({ purged }, 'purged expired rows');
-    } catch (error) {
-      logger.error({ err: error }, 'maintenance failed');
-    }
+    services.maintenance.purgeExpired().then(
+      (purged) => logger.debug({ purged }, 'purged expired rows'),
+      (error: unknown) => logger.error({ err: error }, 'maintenance failed'),
+    );
   }, MAINTENANCE_INTERVAL_MS);
   maintenance.unref();
   return () => clearInterval(maintenance);

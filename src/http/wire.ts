@@ -41,7 +41,13 @@ export function requestHeader(c: Context, name: string): string | undefined {
 export const NO_STORE: Record<string, string> = Object.freeze({ 'Cache-Control': 'no-store' }) as Record<string, string>;
 
 /** A JSON answer carrying the contract's content type and the request id, headers as a plain object. */
-export function jsonResponse(c: Context, body: unknown, status = 200, extraHeaders?: Record<string, string>): Response {
+/** `body` is never a promise: a service's answer is awaited before it is sent (the type refuses it). */
+export function jsonResponse<T>(
+  c: Context,
+  body: T extends PromiseLike<unknown> ? never : T,
+  status = 200,
+  extraHeaders?: Record<string, string>,
+): Response {
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', ...extraHeaders };
   const requestId = c.get('requestId') as string | undefined;
   if (requestId) headers['X-Request-Id'] = requestId;

@@ -63,22 +63,22 @@ export function createDeliverer(options: DelivererOptions) {
 
   async function attemptOne(): Promise<boolean> {
     if (closed) return false;
-    const entry = outbox.claimDue(clock.now(), clock.now() + leaseMs);
+    const entry = await outbox.claimDue(clock.now(), clock.now() + leaseMs);
     if (!entry) return false;
     try {
       const location = await transport.send(mailer.open(entry));
       if (abandoned) return false;
-      outbox.markSent(entry.id, clock.now());
+      await outbox.markSent(entry.id, clock.now());
       logger.info({ mailId: entry.id, via: transport.description, ...(location ? { location } : {}) }, 'mail delivered');
     } catch (error) {
       if (abandoned) return false;
       const reason = error instanceof Error ? error.message : String(error);
       if (entry.attempts >= maxAttempts || isPermanentMailError(error)) {
-        outbox.markFailed(entry.id, reason);
+        await outbox.markFailed(entry.id, reason);
         logger.error({ mailId: entry.id, attempts: entry.attempts, reason }, 'mail failed for good; requeue with mail:retry');
       } else {
         const delay = retryDelayMs(entry.attempts);
-        outbox.reschedule(entry.id, clock.now() + delay, reason);
+        await outbox.reschedule(entry.id, clock.now() + delay, reason);
         logger.warn({ mailId: entry.id, attempts: entry.attempts, retryInMs: delay, reason }, 'mail delivery failed; will retry');
       }
     }
@@ -117,11 +117,17 @@ export function createDeliverer(options: DelivererOptions) {
     if (running) return;
     running = deliverUntilStopped()
       .catch((error) => logger.error({ err: error }, 'mail deliverer error'))
+      .then(async () => {
+        if (stopped) return;
+        const due = await outbox.nextDueAt();
+        schedule(due === undefined ? pollMs : Math.min(pollMs, Math.max(0, due - clock.now())));
+      })
+      .catch((error) => {
+        logger.error({ err: error }, 'mail deliverer error');
+        schedule(pollMs);
+      })
       .finally(() => {
         running = undefined;
-        if (stopped) return;
-        const due = outbox.nextDueAt();
-        schedule(due === undefined ? pollMs : Math.min(pollMs, Math.max(0, due - clock.now())));
       });
   }
 

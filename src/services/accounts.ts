@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Database } from '../db/database.ts';
 import { notFound, SidekickError, validationError } from '../errors.ts';
 import { passwordChangedMail } from '../mail/templates.ts';
-import type { AdminChanges, NewUser, ProfileChanges, User, UserStore } from '../store/users.ts';
+import type { Store } from '../store/index.ts';
+import type { AdminChanges, NewUser, ProfileChanges, User } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import type { CredentialService } from './credentials.ts';
 import { Upload } from './images.ts';
@@ -11,12 +11,11 @@ import type { MediaService } from './media.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { RULES, type ThrottleService } from './throttle.ts';
 import { emailTaken } from './registration.ts';
-import { uniqueSuperheroName } from './superhero.ts';
+import { randomSuperheroName } from './superhero.ts';
 import { emailField, httpUrlField, minimumAgeRule, parseInput, passwordField, pastDateField, text } from './validation.ts';
 
 export interface AccountServiceDeps {
-  db: Database;
-  users: UserStore;
+  store: Store;
   hasher: PasswordHasher;
   credentials: CredentialService;
   mailer: Mailer;
@@ -41,13 +40,13 @@ export interface CreateUserInput {
 
 /** A new user's checked fields and the password still to be hashed. */
 export interface ValidNewUser {
-  user: Omit<NewUser, 'passwordHash' | 'superheroName'>;
+  user: Omit<NewUser, 'passwordHash'>;
   password: string;
 }
 
 /** Users' own profiles and the operators' account management, over one user table. */
 export function createAccountService(deps: AccountServiceDeps) {
-  const { db, users, hasher, credentials, media, clock } = deps;
+  const { store, hasher, credentials, media, clock } = deps;
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
   const checkAge = minimumAgeRule(deps.minAge, today);
   // Not a union: a union's failure reads "Invalid input", hiding the inner field's own message.
@@ -84,9 +83,9 @@ export function createAccountService(deps: AccountServiceDeps) {
     profile_picture: nullable(httpUrlField(200)).optional(),
   });
 
-  function requireUser(email: string): User {
+  async function requireUser(email: string): Promise<User> {
     const normalized = email.trim().toLowerCase();
-    const user = users.findByEmail(normalized);
+    const user = await store.users.findByEmail(normalized);
     if (!user) throw notFound(`no user with email ${normalized}`);
     return user;
   }
@@ -96,12 +95,14 @@ export function createAccountService(deps: AccountServiceDeps) {
    * old value is read in the same transaction, so of two racing uploads each removes exactly the file
    * the other's commit replaced.
    */
-  function applyProfile(user: User, changes: ProfileChanges): User {
-    const { updated, previous } = db.immediate(() => {
-      const previous = changes.profilePicture === undefined ? undefined : users.pictureOf(user.id);
+  async function applyProfile(user: User, changes: ProfileChanges): Promise<User> {
+    const { updated, previous } = await store.transaction(async (tx) => {
+      // Of two racing uploads, the second reads once the first has committed (SQLite: one writer;
+      // PostgreSQL: the row is locked), so each removes exactly the file the other replaced.
+      const previous = changes.profilePicture === undefined ? undefined : await tx.users.pictureForUpdate(user.id);
       // A client that sends back the profile it read sends the stored file's own URL: that keeps the file.
       const profilePicture = previous !== undefined && changes.profilePicture === media.urlFor(previous) ? previous : changes.profilePicture;
-      return { updated: users.updateProfile(user.id, { ...changes, profilePicture }, clock.now()), previous };
+      return { updated: await tx.users.updateProfile(user.id, { ...changes, profilePicture }, clock.now()), previous };
     });
     // Deleted while this request ran: the caller removes a file it stored for it.
     if (!updated) throw notFound();
@@ -143,22 +144,18 @@ export function createAccountService(deps: AccountServiceDeps) {
   }
 
   /** Inserts a validated user; the password is hashed before the transaction opens. */
-  async function insertUser(fields: Omit<NewUser, 'passwordHash' | 'superheroName'>, password: string): Promise<User> {
-    if (users.emailExists(fields.email)) throw emailTaken();
+  async function insertUser(fields: Omit<NewUser, 'passwordHash'>, password: string): Promise<User> {
+    if (await store.users.emailExists(fields.email)) throw emailTaken();
     const passwordHash = await hasher.hash(password);
-    return db.immediate(() => {
-      if (users.emailExists(fields.email)) throw emailTaken();
-      return users.insert(
-        { ...fields, passwordHash, superheroName: uniqueSuperheroName(users.superheroNameExists) },
-        clock.now(),
-      );
-    });
+    const user = await store.users.insert({ ...fields, passwordHash }, clock.now(), randomSuperheroName);
+    if (!user) throw emailTaken();
+    return user;
   }
 
   return {
     requireUser,
 
-    updateAccountsProfile(user: User, body: unknown): User {
+    updateAccountsProfile(user: User, body: unknown): Promise<User> {
       const input = parseInput(accountsProfileSchema, body);
       checkAge(input.dob);
       return applyProfile(user, { gender: input.gender, preferences: input.preferences, dob: input.dob });
@@ -184,7 +181,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     async signUp(body: unknown, client: string): Promise<User> {
       const { fields, upload } = takeUpload(body);
       const { user, password } = validateNewUser(fields);
-      db.immediate(() => deps.throttle.take(RULES.sends(client)));
+      await store.transaction((tx) => deps.throttle.take(tx, RULES.sends(client)));
       return media.withStored(upload, (stored) => insertUser({ ...user, profilePicture: stored ?? user.profilePicture }, password));
     },
 
@@ -199,50 +196,50 @@ export function createAccountService(deps: AccountServiceDeps) {
       return insertUser(user, password);
     },
 
-    deleteAccount(user: User): void {
+    async deleteAccount(user: User): Promise<void> {
       // Sessions go with the user (ON DELETE CASCADE); the email is free to register again.
-      media.remove(db.immediate(() => users.delete(user.id)).picture);
+      media.remove((await store.users.delete(user.id)).picture);
     },
 
     /** Operators' changes; deactivating also ends every session. */
-    updateAdmin(email: string, changes: AdminChanges): User {
-      const user = requireUser(email);
+    async updateAdmin(email: string, changes: AdminChanges): Promise<User> {
+      const user = await requireUser(email);
       // The name as checked (trimmed), not as typed: 33 characters with spaces round them are not 30.
       const name = changes.name === undefined ? undefined : parseInput(z.object({ name: text(30, { allowBlank: true }) }), { name: changes.name }).name;
-      return db.immediate(() => {
-        const updated = users.updateAdmin(user.id, { ...changes, name }, clock.now());
+      return store.transaction(async (tx) => {
+        const updated = await tx.users.updateAdmin(user.id, { ...changes, name }, clock.now());
         if (!updated) throw notFound();
-        if (changes.isActive === false) credentials.revokeAllInTransaction(user.id);
+        if (changes.isActive === false) await credentials.revokeAllInTransaction(tx, user.id);
         return updated;
       });
     },
 
     /** Operators' password change: policy applies; every session ends; the user is told. */
     async setPassword(email: string, password: string): Promise<User> {
-      const user = requireUser(email);
+      const user = await requireUser(email);
       const { password: checked } = parseInput(z.object({ password: passwordField }), { password }, {
         passwordKey: 'password',
         emailForPassword: user.email,
       });
       const passwordHash = await hasher.hash(checked);
-      db.immediate(() => {
-        if (!users.setPassword(user.id, passwordHash, clock.now())) throw notFound();
-        credentials.revokeAllInTransaction(user.id);
-        deps.mailer.enqueue(user.email, passwordChangedMail());
+      await store.transaction(async (tx) => {
+        if (!(await tx.users.setPassword(user.id, passwordHash, clock.now()))) throw notFound();
+        await credentials.revokeAllInTransaction(tx, user.id);
+        await deps.mailer.enqueue(tx, user.email, passwordChangedMail());
       });
       return user;
     },
 
-    deleteByEmail(email: string): User {
-      const user = requireUser(email);
-      media.remove(db.immediate(() => users.delete(user.id)).picture);
+    async deleteByEmail(email: string): Promise<User> {
+      const user = await requireUser(email);
+      media.remove((await store.users.delete(user.id)).picture);
       return user;
     },
 
     /** Operators' revocation of every credential a user holds; returns how many sessions ended. */
-    revokeAllTokens(email: string): { user: User; revoked: number } {
-      const user = requireUser(email);
-      const revoked = db.immediate(() => credentials.revokeAllInTransaction(user.id));
+    async revokeAllTokens(email: string): Promise<{ user: User; revoked: number }> {
+      const user = await requireUser(email);
+      const revoked = await store.transaction((tx) => credentials.revokeAllInTransaction(tx, user.id));
       return { user, revoked };
     },
 
@@ -251,17 +248,17 @@ export function createAccountService(deps: AccountServiceDeps) {
       email: string,
       kind: 'jwt' | 'token',
     ): Promise<{ user: User } & ({ kind: 'jwt'; access: string; refresh: string } | { kind: 'token'; token: string })> {
-      const user = requireUser(email);
+      const user = await requireUser(email);
       if (!user.isActive) throw new SidekickError('permission_denied', `user ${user.email} is inactive`);
-      if (kind === 'token') return { user, kind, token: credentials.issueOpaqueToken(user) };
-      return { user, kind, ...credentials.issueJwtPair(user) };
+      if (kind === 'token') return { user, kind, token: await credentials.issueOpaqueToken(user) };
+      return { user, kind, ...(await credentials.issueJwtPair(user)) };
     },
 
-    list(limit = 1000, offset = 0): { users: User[]; total: number } {
+    async list(limit = 1000, offset = 0): Promise<{ users: User[]; total: number }> {
       if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) {
         throw validationError({ non_field_errors: ['limit must be positive and offset not negative'] });
       }
-      return { users: users.list(limit, offset), total: users.count() };
+      return { users: await store.users.list(limit, offset), total: await store.users.count() };
     },
   };
 }

@@ -1,7 +1,7 @@
-import type { Database } from '../db/database.ts';
 import { SidekickError } from '../errors.ts';
-import type { NewSession, SessionStore, SessionUser } from '../store/sessions.ts';
-import type { User, UserStore } from '../store/users.ts';
+import type { Store, Stores } from '../store/index.ts';
+import type { NewSession, SessionUser } from '../store/sessions.ts';
+import type { User } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import { randomHex, sha256Hex } from './crypto.ts';
 import { InvalidJwtError, sessionPrefixOf, type JwtClaims, type JwtCodec } from './jwt.ts';
@@ -35,9 +35,9 @@ const LIVE_SESSIONS_REMEMBERED = 10_000;
 const tokenInvalid = (message = 'Token is invalid or expired') => new SidekickError('token_not_valid', message);
 
 export interface CredentialServiceDeps {
-  db: Database;
-  users: UserStore;
-  sessions: SessionStore;
+  store: Store;
+  /** The database's change stamp (see port.ts), or undefined where there is none. */
+  changeStamp: (() => string) | undefined;
   jwt: JwtCodec;
   clock: Clock;
   tokenTtl: number;
@@ -46,17 +46,18 @@ export interface CredentialServiceDeps {
 
 /** Passwords in, credentials out; and every credential checked on every request. */
 export function createCredentialService(deps: CredentialServiceDeps) {
-  const { db, users, sessions, jwt, clock } = deps;
-  const liveSessions = createUnchangedCache<SessionUser>(db, LIVE_SESSIONS_REMEMBERED);
+  const { store, jwt, clock } = deps;
+  const { sessions } = store;
+  const liveSessions = createUnchangedCache<SessionUser>(deps.changeStamp, LIVE_SESSIONS_REMEMBERED);
 
   /**
    * The session, if unexpired and its user exists (active or not). Asked on every authenticated request:
    * the answer is remembered until the database changes (by any connection), so it is always what the
    * query would say now; the session's end is checked here, against the clock.
    */
-  function liveSession(key: string, read: (now: number) => SessionUser | undefined): SessionUser | undefined {
+  async function liveSession(key: string, read: (now: number) => Promise<SessionUser | undefined>): Promise<SessionUser | undefined> {
     const now = clock.now();
-    const live = liveSessions.get(key, () => read(now));
+    const live = await liveSessions.get(key, () => read(now));
     return live && live.sessionExpiresAt > now ? live : undefined;
   }
 
@@ -82,16 +83,16 @@ export function createCredentialService(deps: CredentialServiceDeps) {
    * inactive, or (with `passwordVersion`) their password changed since it was checked. Call inside the
    * caller's transaction.
    */
-  function openSessionInTransaction(session: NewSession, passwordVersion?: number): boolean {
+  async function openSessionInTransaction(tx: Stores, session: NewSession, passwordVersion?: number): Promise<boolean> {
     const now = clock.now();
-    if (!sessions.create(session, now, passwordVersion)) return false;
-    users.recordLogin(session.userId, now);
+    if (!(await tx.sessions.create(session, now, passwordVersion))) return false;
+    await tx.users.recordLogin(session.userId, now);
     return true;
   }
 
   /** Mints and stores in one go (sign-up, operators): 404 when the user is gone or inactive by then. */
-  function issue<T>(minted: Minted<T>): T {
-    if (!db.immediate(() => openSessionInTransaction(minted.session))) {
+  async function issue<T>(minted: Minted<T>): Promise<T> {
+    if (!(await store.transaction((tx) => openSessionInTransaction(tx, minted.session)))) {
       throw new SidekickError('not_found', 'The user no longer exists or is inactive.');
     }
     return minted.value;
@@ -108,10 +109,10 @@ export function createCredentialService(deps: CredentialServiceDeps) {
   }
 
   /** Verified claims whose user is alive and active and whose session and jti are unrevoked. */
-  function liveClaims(claims: JwtClaims): Authenticated {
-    const user = liveSession(`jwt ${claims.sid} ${claims.user_id} ${claims.jti}`, (now) =>
+  async function liveClaims(claims: JwtClaims): Promise<Authenticated> {
+    const user = (await liveSession(`jwt ${claims.sid} ${claims.user_id} ${claims.jti}`, (now) =>
       sessions.userForJwt(claims.sid, claims.user_id, claims.jti, now),
-    )?.user;
+    ))?.user;
     if (!user || !user.isActive) throw tokenInvalid();
     return { user, credential: { kind: 'jwt', claims } };
   }
@@ -149,7 +150,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       // Remembered under the token itself, so a known session costs no hash on the way in (the token is
       // held in this process's memory only, as it is while the request is read).
       const session = OPAQUE_TOKEN_PATTERN.test(value)
-        ? liveSession(`token ${value}`, (now) => sessions.userForToken(sha256Hex(value), now))
+        ? await liveSession(`token ${value}`, (now) => sessions.userForToken(sha256Hex(value), now))
         : undefined;
       if (!session) throw new SidekickError('authentication_failed', 'Invalid token.');
       if (!session.user.isActive) throw new SidekickError('authentication_failed', 'User inactive or deleted.');
@@ -162,20 +163,19 @@ export function createCredentialService(deps: CredentialServiceDeps) {
      */
     async refresh(refreshToken: string): Promise<{ access: string; refresh?: string }> {
       const claims = await verifiedClaims(refreshToken, 'refresh');
-      if (deps.rotateRefreshTokens && sessions.isJwtRevoked(claims.jti)) {
-        db.immediate(() => sessions.delete(claims.sid));
+      if (deps.rotateRefreshTokens && (await sessions.isJwtRevoked(claims.jti))) {
+        await sessions.delete(claims.sid);
         throw tokenInvalid();
       }
-      const { user } = liveClaims(claims);
+      const { user } = await liveClaims(claims);
       const access = jwt.sign('access', user.id, claims.sid);
       if (!deps.rotateRefreshTokens) return { access: access.token };
 
       const next = jwt.sign('refresh', user.id, claims.sid);
-      const rotated = db.immediate(() => {
-        // Re-checked inside the transaction: of two parallel refreshes with one token, one rotates.
-        if (sessions.isJwtRevoked(claims.jti)) return false;
-        sessions.revokeJwt(claims.jti, claims.exp * 1000);
-        sessions.extend(claims.sid, next.claims.exp * 1000);
+      const rotated = await store.transaction(async (tx) => {
+        // The revocation is the compare-and-set: of parallel refreshes with one token, one rotates.
+        if (!(await tx.sessions.revokeJwt(claims.jti, claims.exp * 1000))) return false;
+        await tx.sessions.extend(claims.sid, next.claims.exp * 1000);
         return true;
       });
       if (!rotated) throw tokenInvalid();
@@ -191,18 +191,17 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     async blacklist(refreshToken: string): Promise<void> {
       const { credential } = await liveJwt(refreshToken, 'refresh');
       const { claims } = credential as { claims: JwtClaims };
-      db.immediate(() => sessions.revokeJwt(claims.jti, claims.exp * 1000));
+      await sessions.revokeJwt(claims.jti, claims.exp * 1000);
     },
 
     /** Ends the session the credential belongs to: the opaque token, or the whole JWT login. */
-    logout(credential: Credential): void {
-      const id = credential.kind === 'jwt' ? credential.claims.sid : credential.sessionId;
-      db.immediate(() => sessions.delete(id));
+    async logout(credential: Credential): Promise<void> {
+      await sessions.delete(credential.kind === 'jwt' ? credential.claims.sid : credential.sessionId);
     },
 
     /** Every credential of the user dies at its next use. Call inside the caller's transaction. */
-    revokeAllInTransaction(userId: number): number {
-      return sessions.deleteForUser(userId);
+    revokeAllInTransaction(tx: Stores, userId: number): Promise<number> {
+      return tx.sessions.deleteForUser(userId);
     },
 
     /**
@@ -211,7 +210,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
      * expired or unknown token changes nothing.
      */
     async revokeToken(token: string): Promise<boolean> {
-      if (OPAQUE_TOKEN_PATTERN.test(token)) return db.immediate(() => sessions.delete(sha256Hex(token)));
+      if (OPAQUE_TOKEN_PATTERN.test(token)) return sessions.delete(sha256Hex(token));
       let claims: JwtClaims;
       try {
         claims = await jwt.verify(token, 'any');
@@ -219,20 +218,20 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         if (error instanceof InvalidJwtError) return false;
         throw error;
       }
-      return db.immediate(() => sessions.delete(claims.sid));
+      return sessions.delete(claims.sid);
     },
 
     /**
      * Revokes the one JWT with this id, until its session's end. A jti begins with its session's id
      * (see jwt.ts), so an unknown or dead one is reported (false) rather than remembered.
      */
-    revokeJti(jti: string): boolean {
-      return db.immediate(() => {
-        const session = /^[0-9a-f]{32}$/.test(jti) ? sessions.liveJwtSession(sessionPrefixOf(jti), clock.now()) : undefined;
-        if (!session) return false;
-        sessions.revokeJwt(jti, session.expiresAt);
-        return true;
-      });
+    async revokeJti(jti: string): Promise<boolean> {
+      if (!/^[0-9a-f]{32}$/.test(jti)) return false;
+      const session = await sessions.liveJwtSession(sessionPrefixOf(jti), clock.now());
+      if (!session) return false;
+      // Revoked already, or revoked now: either way the token is dead, which is what was asked.
+      await sessions.revokeJwt(jti, session.expiresAt);
+      return true;
     },
   };
 }

@@ -1,20 +1,24 @@
 import { chmodSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { openDatabase, type Database } from '../db/database.ts';
+import { openDatabase, sql, type Database } from '../db/database.ts';
 import { migrate, schemaVersion } from '../db/migrate.ts';
 import { SidekickError } from '../errors.ts';
 
-/** Applies pending migrations to the database file (creating it if needed); reports what it did. */
-export function migrateDatabaseFile(dbPath: string, now: () => number = Date.now): { applied: number[]; version: number } {
-  if (dbPath !== ':memory:') mkdirSync(path.dirname(dbPath), { recursive: true });
-  const db = openDatabase(dbPath);
+/**
+ * Applies pending migrations to the database (an SQLite file, created if needed, or a PostgreSQL URL);
+ * reports what it did.
+ */
+export async function migrateDatabase(target: string, now: () => number = Date.now): Promise<{ applied: number[]; version: number }> {
+  const db = await openDatabase(target);
   try {
-    const applied = migrate(db, now);
-    return { applied, version: schemaVersion(db) };
+    const applied = await migrate(db, now);
+    return { applied, version: await schemaVersion(db) };
   } finally {
-    db.close();
+    await db.close();
   }
 }
+
+const INTEGRITY_CHECK = sql<{ integrity_check: string }>('PRAGMA integrity_check');
 
 export interface BackupResult {
   file: string;
@@ -37,7 +41,8 @@ const sameFile = (a: string, b: string) => {
  */
 export async function backupDatabase(db: Database, file: string, options: { overwrite?: boolean } = {}): Promise<BackupResult> {
   const target = path.resolve(file);
-  if (sameFile(target, db.path)) throw new SidekickError('invalid', 'the backup file cannot be the database itself');
+  if (db.engine !== 'sqlite') await db.backup(target);
+  if (sameFile(target, db.location)) throw new SidekickError('invalid', 'the backup file cannot be the database itself');
   if (existsSync(target) && !options.overwrite) {
     throw new SidekickError('invalid', `${target} already exists (pass --force to overwrite it)`);
   }
@@ -50,13 +55,12 @@ export async function backupDatabase(db: Database, file: string, options: { over
     // Created 0600 before SQLite writes into it, so the copy is never readable by others, even for a moment.
     writeFileSync(partial, '', { mode: 0o600, flag: 'wx' });
     await db.backup(partial);
-    const copy = openDatabase(partial);
+    const copy = await openDatabase(partial);
     let verdict: string;
     try {
-      const rows = copy.prepare<{ integrity_check: string }>('PRAGMA integrity_check').all();
-      verdict = rows.map((row) => row.integrity_check).join('; ');
+      verdict = (await copy.all(INTEGRITY_CHECK)).map((row) => row.integrity_check).join('; ');
     } finally {
-      copy.close();
+      await copy.close();
     }
     if (verdict !== 'ok') throw new SidekickError('error', `the copy failed its integrity check: ${verdict}`);
     chmodSync(partial, 0o600);

@@ -1,5 +1,5 @@
 import type { MailContent } from '../mail/templates.ts';
-import type { OutboxStore } from '../store/outbox.ts';
+import type { Stores } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 import { seal, unseal } from './crypto.ts';
 
@@ -15,13 +15,14 @@ export interface OutgoingMail {
  * Writes mail to the outbox. Call it inside the transaction that creates the code or link the mail
  * carries: both are kept, or neither. Bodies are sealed because they hold live codes and links.
  */
-export function createMailer(outbox: OutboxStore, key: Buffer, clock: Clock) {
+export function createMailer(key: Buffer, clock: Clock) {
   const listeners = new Set<() => void>();
   const sealBody = (content: MailContent) => seal(key, JSON.stringify({ text: content.text, html: content.html }));
   return {
-    enqueue(to: string, content: MailContent): number {
-      const id = outbox.add(to, content.subject, sealBody(content), clock.now());
-      // After the current synchronous transaction has committed, tell the deliverer.
+    /** Queues the mail in `tx`, the transaction that makes what it carries. */
+    async enqueue(tx: Stores, to: string, content: MailContent): Promise<number> {
+      const id = await tx.outbox.add(to, content.subject, sealBody(content), clock.now());
+      // The deliverer wakes DELIVERY_DELAY_MS later, long after this transaction has committed.
       for (const listener of listeners) queueMicrotask(listener);
       return id;
     },

@@ -1,8 +1,5 @@
 import type { MailTransport } from '../mail/transports.ts';
-import type { OutboxStore } from '../store/outbox.ts';
-import type { RegistrationStore } from '../store/registrations.ts';
-import type { SessionStore } from '../store/sessions.ts';
-import type { UserStore } from '../store/users.ts';
+import type { Store } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 import type { MediaService } from './media.ts';
 import type { ThrottleService } from './throttle.ts';
@@ -25,36 +22,34 @@ const FOLDER_SWEEP_EVERY_MS = HOUR_MS;
 
 /** Drops what can no longer matter, so the database does not grow with traffic. */
 export function createMaintenanceService(deps: {
-  sessions: SessionStore;
-  registrations: RegistrationStore;
+  store: Store;
   throttle: ThrottleService;
-  outbox: OutboxStore;
-  users: UserStore;
   media: MediaService;
   /** The mail transport, whose delivered files (if it keeps any) age out too. */
   transport: MailTransport;
   clock: Clock;
 }) {
   let lastSweep = -Infinity;
-  function sweepFolders(now: number): { orphanUploads: number; mailFiles: number } {
+  async function sweepFolders(now: number): Promise<{ orphanUploads: number; mailFiles: number }> {
     if (now - lastSweep < FOLDER_SWEEP_EVERY_MS) return { orphanUploads: 0, mailFiles: 0 };
     lastSweep = now;
     return {
-      orphanUploads: deps.media.removeOrphans(deps.users.storedPictures(), now - ORPHAN_UPLOAD_AGE_MS),
+      orphanUploads: deps.media.removeOrphans(await deps.store.users.storedPictures(), now - ORPHAN_UPLOAD_AGE_MS),
       mailFiles: deps.transport.prune?.(now - MAIL_RETENTION.deliveredFilesMs) ?? 0,
     };
   }
 
   return {
-    purgeExpired() {
+    async purgeExpired() {
       const now = deps.clock.now();
+      const { store } = deps;
       return {
-        sessions: deps.sessions.purgeExpired(now),
-        registrations: deps.registrations.purgeExpired(now),
-        throttleEvents: deps.throttle.purge(),
-        sentMail: deps.outbox.purgeSentBefore(now - MAIL_RETENTION.sentRowsMs),
-        failedMail: deps.outbox.purgeFailedBefore(now - MAIL_RETENTION.failedRowsMs),
-        ...sweepFolders(now),
+        sessions: await store.sessions.purgeExpired(now),
+        registrations: await store.registrations.purgeExpired(now),
+        throttleEvents: await deps.throttle.purge(store),
+        sentMail: await store.outbox.purgeSentBefore(now - MAIL_RETENTION.sentRowsMs),
+        failedMail: await store.outbox.purgeFailedBefore(now - MAIL_RETENTION.failedRowsMs),
+        ...(await sweepFolders(now)),
       };
     },
   };

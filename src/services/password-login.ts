@@ -1,12 +1,11 @@
-import type { Database } from '../db/database.ts';
-import type { User, UserStore } from '../store/users.ts';
+import type { Store } from '../store/index.ts';
+import type { User } from '../store/users.ts';
 import type { CredentialService, Minted } from './credentials.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { RULES, type ThrottleService } from './throttle.ts';
 
 export interface PasswordLoginDeps {
-  db: Database;
-  users: UserStore;
+  store: Store;
   hasher: PasswordHasher;
   throttle: ThrottleService;
   credentials: CredentialService;
@@ -22,7 +21,7 @@ export interface PasswordLoginDeps {
  * working credential.
  */
 export function createPasswordLogin(deps: PasswordLoginDeps) {
-  const { db, users, hasher, throttle, credentials } = deps;
+  const { store, hasher, throttle, credentials } = deps;
 
   return async function login<T>(
     email: string,
@@ -30,24 +29,24 @@ export function createPasswordLogin(deps: PasswordLoginDeps) {
     client: string,
     mint: (user: User) => Minted<T>,
   ): Promise<{ user: User; issued: T } | undefined> {
-    const attempt = db.immediate(() => throttle.begin(...RULES.login(email, client)));
+    const attempt = await store.transaction((tx) => throttle.begin(tx, ...RULES.login(email, client)));
     let settled = false;
     try {
-      const user = users.findByEmail(email);
+      const user = await store.users.findByEmail(email);
       // Unknown emails cost a full check too, and every kind of failure counts the same.
       const matches = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
       if (!user || !matches || !user.isActive) {
-        db.immediate(() => throttle.fail(attempt));
+        await store.transaction((tx) => throttle.fail(tx, attempt));
         settled = true;
         return undefined;
       }
       // The configured cost changed since this hash was made: upgrade it while the password is at hand.
       const upgraded = hasher.needsRehash(user.passwordHash) ? await hasher.hash(password) : undefined;
       const minted = mint(user);
-      const opened = db.immediate(() => {
-        throttle.forgive(attempt);
-        if (!credentials.openSessionInTransaction(minted.session, user.passwordVersion)) return false;
-        if (upgraded) users.rehashPassword(user.id, user.passwordHash, upgraded);
+      const opened = await store.transaction(async (tx) => {
+        await throttle.forgive(tx, attempt);
+        if (!(await credentials.openSessionInTransaction(tx, minted.session, user.passwordVersion))) return false;
+        if (upgraded) await tx.users.rehashPassword(user.id, user.passwordHash, upgraded);
         return true;
       });
       settled = true;
@@ -57,7 +56,7 @@ export function createPasswordLogin(deps: PasswordLoginDeps) {
       // row counts as a failure once it is PENDING_ATTEMPT_LIFETIME_MS old.
       if (!settled) {
         try {
-          db.immediate(() => throttle.forgive(attempt));
+          await store.transaction((tx) => throttle.forgive(tx, attempt));
         } catch {
           // The original error is the one to report.
         }

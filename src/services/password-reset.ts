@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Database } from '../db/database.ts';
 import { SidekickError } from '../errors.ts';
 import { passwordChangedMail, passwordResetMail } from '../mail/templates.ts';
-import type { User, UserStore } from '../store/users.ts';
+import type { Store } from '../store/index.ts';
+import type { User } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import { hmacHex, safeEqual } from './crypto.ts';
 import type { CredentialService } from './credentials.ts';
@@ -14,8 +14,7 @@ import { emailField, parseInput, passwordField } from './validation.ts';
 const linkInvalid = () => new SidekickError('reset_link_invalid', 'Invalid or expired link.');
 
 export interface PasswordResetDeps {
-  db: Database;
-  users: UserStore;
+  store: Store;
   hasher: PasswordHasher;
   credentials: CredentialService;
   mailer: Mailer;
@@ -44,7 +43,7 @@ function decodeUid(uidb64: string): number | undefined {
  * it alone: whoever knows the password must not be able to keep the owner's links dead.
  */
 export function createPasswordResetService(deps: PasswordResetDeps) {
-  const { db, users, hasher, credentials, mailer, throttle, clock } = deps;
+  const { store, hasher, credentials, mailer, throttle, clock } = deps;
   const requestSchema = z.object({ email: emailField });
   const confirmSchema = z.object({ new_password: passwordField });
 
@@ -58,39 +57,39 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
   }
 
   /** The active user the link belongs to, if the link is genuine, unused and unexpired. */
-  function userForLink(uidb64: string, token: string): User {
+  async function userForLink(uidb64: string, token: string): Promise<User> {
     const userId = decodeUid(uidb64);
     const match = /^([0-9a-z]{1,10})-([0-9a-f]{40})$/.exec(token);
     if (userId === undefined || !match) throw linkInvalid();
     const issuedAt = parseInt(match[1], 36);
     const age = Math.floor(clock.now() / 1000) - issuedAt;
     if (age < 0 || age > deps.resetTtl) throw linkInvalid();
-    const user = users.findById(userId);
+    const user = await store.users.findById(userId);
     if (!user || !user.isActive || !safeEqual(sign(user, issuedAt), match[2])) throw linkInvalid();
     return user;
   }
 
   return {
-    requestLink(body: unknown, client: string): { message: string } {
+    async requestLink(body: unknown, client: string): Promise<{ message: string }> {
       const { email } = parseInput(requestSchema, body);
-      db.immediate(() => {
-        throttle.take(RULES.resetMail(email), RULES.sends(client));
-        const user = users.findByEmail(email);
+      await store.transaction(async (tx) => {
+        await throttle.take(tx, RULES.resetMail(email), RULES.sends(client));
+        const user = await tx.users.findByEmail(email);
         // An unknown (or inactive) address gets the same link made and sealed, for nobody: no timing shows it.
         const mail = passwordResetMail(makeLink(user ?? NOBODY), deps.resetTtl);
-        if (user?.isActive) mailer.enqueue(user.email, mail);
+        if (user?.isActive) await mailer.enqueue(tx, user.email, mail);
         else mailer.prepareOnly(mail);
       });
       return { message: 'Password reset link sent to your email' };
     },
 
     /** Throws unless the link would be accepted; viewing it consumes nothing. */
-    checkLink(uidb64: string, token: string): void {
-      userForLink(uidb64, token);
+    async checkLink(uidb64: string, token: string): Promise<void> {
+      await userForLink(uidb64, token);
     },
 
     async confirm(uidb64: string, token: string, body: unknown): Promise<{ message: string }> {
-      const user = userForLink(uidb64, token);
+      const user = await userForLink(uidb64, token);
       // Django's form field is `new_password`; some clients send `password`.
       const input = body as Record<string, unknown> | null;
       const normalized =
@@ -102,13 +101,13 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
         emailForPassword: user.email,
       });
       const passwordHash = await hasher.hash(new_password);
-      db.immediate(() => {
+      await store.transaction(async (tx) => {
         // Compare-and-set on the version the link was checked against: a link is used at most once.
-        if (!users.resetPassword(user.id, user.passwordVersion, passwordHash, clock.now())) throw linkInvalid();
-        credentials.revokeAllInTransaction(user.id);
+        if (!(await tx.users.resetPassword(user.id, user.passwordVersion, passwordHash, clock.now()))) throw linkInvalid();
+        await credentials.revokeAllInTransaction(tx, user.id);
         // The owner proved the mailbox: whatever was guessed at the account before no longer counts.
-        throttle.clearAccount(user.email);
-        mailer.enqueue(user.email, passwordChangedMail());
+        await throttle.clearAccount(tx, user.email);
+        await mailer.enqueue(tx, user.email, passwordChangedMail());
       });
       return { message: 'Password reset successful' };
     },

@@ -1,29 +1,25 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
-import type { Database } from '../db/database.ts';
 import { SidekickError, validationError } from '../errors.ts';
 import { alreadyRegisteredMail, registrationCodeMail } from '../mail/templates.ts';
-import type { RegistrationStore } from '../store/registrations.ts';
-import type { UserStore } from '../store/users.ts';
+import type { Store } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 import { hmacHex, safeEqual } from './crypto.ts';
 import type { Mailer } from './mailer.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-import { uniqueSuperheroName } from './superhero.ts';
+import { randomSuperheroName } from './superhero.ts';
 import { RULES, type ThrottleService } from './throttle.ts';
 import type { CredentialService } from './credentials.ts';
 import { emailField, minimumAgeRule, parseInput, passwordField, pastDateField, text } from './validation.ts';
 
-/** Wrong codes a pending registration survives; the next one burns it. */
-export const MAX_OTP_FAILURES = 5;
+/** Codes a pending registration lets be tried: after this many wrong ones it is burned. */
+export const MAX_OTP_TRIES = 5;
 
 const otpInvalid = () => validationError({ otp: ['Invalid or expired OTP.'] }, 'otp_invalid');
 export const emailTaken = () => validationError({ email: ['User with email already exists.'] });
 
 export interface RegistrationServiceDeps {
-  db: Database;
-  users: UserStore;
-  registrations: RegistrationStore;
+  store: Store;
   hasher: PasswordHasher;
   credentials: CredentialService;
   mailer: Mailer;
@@ -37,7 +33,7 @@ export interface RegistrationServiceDeps {
 
 /** The accounts API's two-step sign-up: a code by mail, then the same body with the code. */
 export function createRegistrationService(deps: RegistrationServiceDeps) {
-  const { db, users, registrations, hasher, credentials, mailer, throttle, clock } = deps;
+  const { store, hasher, credentials, mailer, throttle, clock } = deps;
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
   const schema = z.object({
     email: emailField,
@@ -62,17 +58,17 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
      * Step 1. Known emails get a notice instead of a code, and the same answer: nobody learns who has an
      * account. An account whose address nobody proved (a kitchen sign-up) gets a code: see complete().
      */
-    requestCode(body: unknown, client: string): { message: string } {
+    async requestCode(body: unknown, client: string): Promise<{ message: string }> {
       const { email } = parse(body);
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-      db.immediate(() => {
-        throttle.take(RULES.otpMail(email), RULES.sends(client));
-        if (users.findByEmail(email)?.emailVerified) {
-          mailer.enqueue(email, alreadyRegisteredMail(deps.resetRequestUrl));
+      await store.transaction(async (tx) => {
+        await throttle.take(tx, RULES.otpMail(email), RULES.sends(client));
+        if ((await tx.users.findByEmail(email))?.emailVerified) {
+          await mailer.enqueue(tx, email, alreadyRegisteredMail(deps.resetRequestUrl));
         } else {
           const now = clock.now();
-          registrations.put(email, codeHash(email, code), now, now + deps.otpTtl * 1000);
-          mailer.enqueue(email, registrationCodeMail(code, deps.otpTtl));
+          await tx.registrations.put(email, codeHash(email, code), now, now + deps.otpTtl * 1000);
+          await mailer.enqueue(tx, email, registrationCodeMail(code, deps.otpTtl));
         }
       });
       return { message: 'OTP sent to your email' };
@@ -90,57 +86,52 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
       if (!otp.success || !/^\d{6}$/.test(otp.data)) throw otpInvalid();
       const presented = codeHash(input.email, otp.data);
 
-      const verdict = db.immediate(() => {
-        const pending = registrations.find(input.email);
-        if (!pending || pending.expiresAt <= clock.now() || pending.failedAttempts >= MAX_OTP_FAILURES) return 'invalid';
-        if (!safeEqual(pending.codeHash, presented)) {
-          registrations.recordFailure(input.email);
-          return 'invalid';
-        }
-        return 'ok';
-      });
-      if (verdict !== 'ok') throw otpInvalid();
+      // Every code compared has spent a try first, so parallel guesses get MAX_OTP_TRIES comparisons in all.
+      const expected = await store.registrations.spendTry(input.email, clock.now(), MAX_OTP_TRIES);
+      if (expected === undefined || !safeEqual(expected, presented)) throw otpInvalid();
 
       const passwordHash = await hasher.hash(input.password);
-      return db.immediate(() => {
-        if (!registrations.consume(input.email, presented, clock.now(), MAX_OTP_FAILURES)) throw otpInvalid();
-        const existing = users.findByEmail(input.email);
+      return store.transaction(async (tx) => {
+        if (!(await tx.registrations.consume(input.email, presented, clock.now(), MAX_OTP_TRIES))) throw otpInvalid();
+        const existing = await tx.users.findByEmail(input.email);
         if (existing) {
           const fields = { passwordHash, gender: input.gender ?? '', preferences: input.preferences, dob: input.dob };
-          const claimed = existing.emailVerified ? undefined : users.claim(existing.id, fields, clock.now());
+          const claimed = existing.emailVerified ? undefined : await tx.users.claim(existing.id, fields, clock.now());
           if (!claimed) throw emailTaken();
-          credentials.revokeAllInTransaction(claimed.id);
-          throttle.clearAccount(claimed.email);
+          await credentials.revokeAllInTransaction(tx, claimed.id);
+          await throttle.clearAccount(tx, claimed.email);
           return { message: 'User registered successfully', superhero_name: claimed.superheroName };
         }
-        const user = users.insert(
+        const user = await tx.users.insert(
           {
             email: input.email,
             passwordHash,
-            superheroName: uniqueSuperheroName(users.superheroNameExists),
             gender: input.gender ?? '',
             preferences: input.preferences,
             dob: input.dob,
             emailVerified: true,
           },
           clock.now(),
+          randomSuperheroName,
         );
+        // A kitchen sign-up of this address committed after the read above.
+        if (!user) throw emailTaken();
         return { message: 'User registered successfully', superhero_name: user.superheroName };
       });
     },
 
     /** A fresh code for a pending registration (operators); the old code dies. */
     /** Returns the email as stored (trimmed, lower-cased). */
-    resendCode(email: string): string {
+    async resendCode(email: string): Promise<string> {
       const normalized = email.trim().toLowerCase();
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-      db.immediate(() => {
-        if (!registrations.find(normalized)) {
+      await store.transaction(async (tx) => {
+        if (!(await tx.registrations.exists(normalized))) {
           throw new SidekickError('not_found', `no pending registration for ${normalized}`);
         }
         const now = clock.now();
-        registrations.put(normalized, codeHash(normalized, code), now, now + deps.otpTtl * 1000);
-        mailer.enqueue(normalized, registrationCodeMail(code, deps.otpTtl));
+        await tx.registrations.put(normalized, codeHash(normalized, code), now, now + deps.otpTtl * 1000);
+        await mailer.enqueue(tx, normalized, registrationCodeMail(code, deps.otpTtl));
       });
       return normalized;
     },

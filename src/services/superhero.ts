@@ -10,14 +10,8 @@ const HEROES = [
   'storm', 'superman', 'thor', 'vision', 'wasp', 'wolverine', 'wonderwoman', 'zatanna',
 ];
 
-/** `deadpool_a23dae5`: a hero, `_`, seven lower-case hex digits. Uniqueness is the caller's to check. */
+/** `deadpool_a23dae5`: a hero, `_`, seven lower-case hex digits. The store draws again while one is taken. */
 export function randomSuperheroName(): string {
   return `${HEROES[randomInt(HEROES.length)]}_${randomBytes(4).toString('hex').slice(0, 7)}`;
 }
 
-export function uniqueSuperheroName(isTaken: (name: string) => boolean): string {
-  for (;;) {
-    const name = randomSuperheroName();
-    if (!isTaken(name)) return name;
-  }
-}

@@ -1,5 +1,5 @@
 import { throttledError } from '../errors.ts';
-import type { ThrottleStore } from '../store/throttles.ts';
+import type { Stores } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 import { throttleKey } from './client-address.ts';
 
@@ -66,20 +66,21 @@ export interface Attempt {
 }
 
 /**
- * Sliding windows kept in the database. Every method runs inside the caller's transaction (BEGIN
- * IMMEDIATE on SQLite): the check and the event it records are one atomic step for every process.
+ * Sliding windows kept in the database. Every method runs inside the caller's transaction (`tx`): the
+ * check and the event it records are one atomic step for every process and node. SQLite's transaction
+ * is the only writer; PostgreSQL's takes an advisory lock per bucket first.
  */
-export function createThrottleService(store: ThrottleStore, clock: Clock) {
+export function createThrottleService(clock: Clock) {
   /** Seconds until `rule` has room under every limit; 0 when it has room now. */
-  function waitFor(rule: Rule, now: number): number {
+  async function waitFor(tx: Stores, rule: Rule, now: number): Promise<number> {
     const stale = now - PENDING_ATTEMPT_LIFETIME_MS;
     let waitMs = 0;
     for (const limit of rule.limits) {
       const since = now - limit.windowMs;
-      const { total, settled } = store.counts(rule.bucket, since, stale);
+      const { total, settled } = await tx.throttles.counts(rule.bucket, since, stale);
       if (total < limit.count) continue;
       if (settled >= limit.count) {
-        const blocking = store.blockingEventAt(rule.bucket, since, stale, limit.count) ?? now;
+        const blocking = (await tx.throttles.blockingEventAt(rule.bucket, since, stale, limit.count)) ?? now;
         waitMs = Math.max(waitMs, blocking + limit.windowMs - now);
       } else {
         // Full only with attempts still in flight: they may yet succeed, so ask for a short wait.
@@ -89,44 +90,48 @@ export function createThrottleService(store: ThrottleStore, clock: Clock) {
     return waitMs / 1000;
   }
 
-  /** 429 (with the longest wait) unless every rule has room. */
-  function check(rules: readonly Rule[], now: number): void {
-    const wait = Math.max(0, ...rules.map((rule) => waitFor(rule, now)));
+  /** Locks the rules' buckets, then 429 (with the longest wait) unless every rule has room. */
+  async function check(tx: Stores, rules: readonly Rule[], now: number): Promise<void> {
+    await tx.lock(rules.map((rule) => `throttle:${rule.bucket}`));
+    let wait = 0;
+    for (const rule of rules) wait = Math.max(wait, await waitFor(tx, rule, now));
     if (wait > 0) throw throttledError(wait);
   }
 
   return {
     /** 429 unless every rule has room; then one event counts against each. */
-    take(...rules: Rule[]): void {
+    async take(tx: Stores, ...rules: Rule[]): Promise<void> {
       const now = clock.now();
-      check(rules, now);
-      for (const rule of rules) store.record(rule.bucket, now);
+      await check(tx, rules, now);
+      for (const rule of rules) await tx.throttles.record(rule.bucket, now);
     },
 
     /**
      * Like take(), for an attempt whose outcome comes later (a login's password check): it counts as a
      * failure until settled, so N parallel attempts can never all pass. Settle with fail() or forgive().
      */
-    begin(...rules: Rule[]): Attempt {
+    async begin(tx: Stores, ...rules: Rule[]): Promise<Attempt> {
       const now = clock.now();
-      check(rules, now);
-      return { ids: rules.map((rule) => store.record(rule.bucket, now, true)) };
+      await check(tx, rules, now);
+      const ids: number[] = [];
+      for (const rule of rules) ids.push(await tx.throttles.record(rule.bucket, now, true));
+      return { ids };
     },
     /** The attempt failed: it keeps counting, for the rest of its windows. */
-    fail(attempt: Attempt): void {
-      for (const id of attempt.ids) store.settle(id);
+    async fail(tx: Stores, attempt: Attempt): Promise<void> {
+      for (const id of attempt.ids) await tx.throttles.settle(id);
     },
     /** The attempt succeeded, or never got to be a guess (overload, a server error): it stops counting. */
-    forgive(attempt: Attempt): void {
-      for (const id of attempt.ids) store.remove(id);
+    async forgive(tx: Stores, attempt: Attempt): Promise<void> {
+      for (const id of attempt.ids) await tx.throttles.remove(id);
     },
 
     /** A completed password reset: the owner proved the mailbox, so the account's login counts restart. */
-    clearAccount(email: string): void {
-      store.clearPrefix(accountPrefix(email));
+    async clearAccount(tx: Stores, email: string): Promise<void> {
+      await tx.throttles.clearPrefix(accountPrefix(email));
     },
-    purge(): number {
-      return store.purgeBefore(clock.now() - LONGEST_WINDOW);
+    purge(store: Stores): Promise<number> {
+      return store.throttles.purgeBefore(clock.now() - LONGEST_WINDOW);
     },
   };
 }

@@ -1,11 +1,11 @@
-import type { Database } from '../db/database.ts';
 import { SidekickError, type FieldErrors } from '../errors.ts';
-import type { User, UserStore } from '../store/users.ts';
+import type { Store } from '../store/index.ts';
+import type { User } from '../store/users.ts';
 import type { AccountService, ValidNewUser } from './accounts.ts';
 import type { Clock } from './clock.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { emailTaken } from './registration.ts';
-import { uniqueSuperheroName } from './superhero.ts';
+import { randomSuperheroName } from './superhero.ts';
 
 /** One user as read from an import file: raw values, not yet checked. */
 export interface ImportRow {
@@ -156,8 +156,7 @@ function csvRecords(text: string): Record<string, string>[] {
 }
 
 export interface UserImportDeps {
-  db: Database;
-  users: UserStore;
+  store: Store;
   hasher: PasswordHasher;
   accounts: Pick<AccountService, 'validateNewUser'>;
   clock: Clock;
@@ -169,9 +168,9 @@ export interface ImportProgress {
 
 /** Bulk creation for scripted demo environments: every row or none. */
 export function createUserImportService(deps: UserImportDeps) {
-  const { db, users, hasher, accounts, clock } = deps;
+  const { store, hasher, accounts, clock } = deps;
 
-  function check(rows: ImportRow[]): ValidNewUser[] {
+  async function check(rows: ImportRow[]): Promise<ValidNewUser[]> {
     const problems: RowProblem[] = [];
     const valid: ValidNewUser[] = [];
     const seen = new Map<string, number>();
@@ -196,7 +195,7 @@ export function createUserImportService(deps: UserImportDeps) {
           fields.email = [`Same email as row ${earlier}.`];
         } else {
           seen.set(checked.user.email, row);
-          if (users.emailExists(checked.user.email)) fields.email = emailTaken().fields!.email;
+          if (await store.users.emailExists(checked.user.email)) fields.email = emailTaken().fields!.email;
         }
         if (Object.keys(fields).length === 0) valid.push(checked);
       } catch (error) {
@@ -228,29 +227,27 @@ export function createUserImportService(deps: UserImportDeps) {
   return {
     /**
      * Validates every row with sign-up's schema and password policy, hashes every password, then
-     * inserts all users in one immediate transaction. Any problem (including an email registered
+     * inserts all users in one transaction. Any problem (including an email registered
      * meanwhile by the running server) refuses the whole file, naming each row at fault.
      */
     async import(rows: ImportRow[], onProgress?: ImportProgress): Promise<User[]> {
-      const valid = check(rows);
+      const valid = await check(rows);
       const hashes = await hashAll(
         valid.map((entry) => entry.password),
         onProgress,
       );
-      return db.immediate(() => {
-        const taken = valid.flatMap((entry, index) =>
-          users.emailExists(entry.user.email)
-            ? [{ row: rows[index].row, email: entry.user.email, fields: emailTaken().fields! }]
-            : [],
-        );
-        if (taken.length > 0) throw new ImportRejectedError(taken, rows.length);
+      return store.transaction(async (tx) => {
         const now = clock.now();
-        return valid.map((entry, index) =>
-          users.insert(
-            { ...entry.user, passwordHash: hashes[index], superheroName: uniqueSuperheroName(users.superheroNameExists) },
-            now,
-          ),
-        );
+        const inserted: User[] = [];
+        const taken: RowProblem[] = [];
+        // An email registered meanwhile (here, or by another node) inserts nothing: the whole file is refused.
+        for (const [index, entry] of valid.entries()) {
+          const user = await tx.users.insert({ ...entry.user, passwordHash: hashes[index] }, now, randomSuperheroName);
+          if (user) inserted.push(user);
+          else taken.push({ row: rows[index].row, email: entry.user.email, fields: emailTaken().fields! });
+        }
+        if (taken.length > 0) throw new ImportRejectedError(taken, rows.length);
+        return inserted;
       });
     },
   };

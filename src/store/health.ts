@@ -1,16 +1,20 @@
-import type { Database } from '../db/database.ts';
+import { sql, type Executor } from '../db/port.ts';
 
-/** The statements behind /healthz and the start-up integrity check, prepared once. */
-export function createHealthStore(db: Database) {
-  // Every page of the users table itself (NOT INDEXED: count(*) would read the smallest index instead),
-  // as logins and profile reads depend on it: a corrupt one fails here.
-  const readUsers = db.prepare<{ n: number }>('SELECT count(*) AS n FROM users NOT INDEXED');
-  const touch = db.prepare('UPDATE health_probe SET checked_at = ? WHERE id = 1');
+// Every page of the users table itself (SQLite: NOT INDEXED, else count(*) would read the smallest index
+// instead), as logins and profile reads depend on it: a corrupt one fails here.
+const READ_USERS = sql<{ n: number }>('SELECT count(*) AS n FROM users NOT INDEXED', {
+  postgres: 'SELECT count(*) AS n FROM users',
+});
+const TOUCH = sql('UPDATE health_probe SET checked_at = ? WHERE id = 1');
+const QUICK_CHECK = sql<{ quick_check: string }>('PRAGMA quick_check');
+
+/** The statements behind /healthz and the start-up integrity check. */
+export function createHealthStore(db: Executor) {
   return {
-    readUsers: () => readUsers.get()!.n,
-    write: (now: number) => touch.run(now).changes === 1,
+    readUsers: async () => (await db.get(READ_USERS))!.n,
+    write: async (now: number) => (await db.run(TOUCH, [now])) === 1,
     /** SQLite's quick_check: `['ok']` for a healthy file, else what it found. */
-    quickCheck: () => db.prepare<{ quick_check: string }>('PRAGMA quick_check').all().map((row) => row.quick_check),
+    quickCheck: async () => (await db.all(QUICK_CHECK)).map((row) => row.quick_check),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.ts';
+import { sql, type Executor } from '../db/port.ts';
 
 export type OutboxStatus = 'pending' | 'sent' | 'failed';
 
@@ -41,44 +41,50 @@ const toEntry = (row: Row): OutboxEntry => ({
   sentAt: row.sent_at,
 });
 
-export function createOutboxStore(db: Database) {
-  const insert = db.prepare<{ id: number }>(`INSERT INTO outbox (recipient, subject, sealed_body, next_attempt_at, created_at)
-    VALUES (?, ?, ?, ?, ?) RETURNING id`);
-  // Claiming pushes next_attempt_at forward by a lease: a process that dies mid-send leaves the
-  // message to be retried when the lease runs out, never lost and never sent by two at once.
-  const claim = db.prepare<Row>(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @leaseUntil
-    WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= @now ORDER BY next_attempt_at, id LIMIT 1)
-    RETURNING *`);
-  const markSent = db.prepare(
-    "UPDATE outbox SET status = 'sent', sent_at = ?, sealed_body = NULL, last_error = NULL WHERE id = ?",
-  );
-  const reschedule = db.prepare('UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?');
-  const markFailed = db.prepare("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?");
-  const requeue = db.prepare(
-    "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status = 'failed'",
-  );
-  const nextDue = db.prepare<{ at: number | null }>(
-    "SELECT min(next_attempt_at) AS at FROM outbox WHERE status = 'pending'",
-  );
-  const list = db.prepare<Row>('SELECT * FROM outbox WHERE (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit');
-  const purgeSent = db.prepare("DELETE FROM outbox WHERE status = 'sent' AND sent_at <= ?");
-  const purgeFailed = db.prepare("DELETE FROM outbox WHERE status = 'failed' AND created_at <= ?");
+// Claiming pushes next_attempt_at forward by a lease: a process that dies mid-send leaves the message to
+// be retried when the lease runs out, never lost and never sent by two at once. PostgreSQL: SKIP LOCKED,
+// so of nodes claiming at once each gets another message (or none), and the outer WHERE is re-checked
+// on the row as committed; on SQLite the statement is the only writer.
+const CLAIM_WHERE = `status = 'pending' AND next_attempt_at <= @now`;
+const CLAIM = sql<Row>(
+  `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @leaseUntil
+  WHERE id = (SELECT id FROM outbox WHERE ${CLAIM_WHERE} ORDER BY next_attempt_at, id LIMIT 1) AND ${CLAIM_WHERE}
+  RETURNING *`,
+  {
+    postgres: `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = @leaseUntil
+  WHERE id = (SELECT id FROM outbox WHERE ${CLAIM_WHERE} ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+    AND ${CLAIM_WHERE}
+  RETURNING *`,
+  },
+);
+const INSERT = sql<{ id: number }>(`INSERT INTO outbox (recipient, subject, sealed_body, next_attempt_at, created_at)
+  VALUES (?, ?, ?, ?, ?) RETURNING id`);
+const MARK_SENT = sql("UPDATE outbox SET status = 'sent', sent_at = ?, sealed_body = NULL, last_error = NULL WHERE id = ?");
+const RESCHEDULE = sql('UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?');
+const MARK_FAILED = sql("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?");
+const REQUEUE = sql("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status = 'failed'");
+const NEXT_DUE = sql<{ at: number | null }>("SELECT min(next_attempt_at) AS at FROM outbox WHERE status = 'pending'");
+const LIST = sql<Row>('SELECT * FROM outbox WHERE (CAST(@status AS TEXT) IS NULL OR status = @status) ORDER BY id DESC LIMIT @limit');
+const PURGE_SENT = sql("DELETE FROM outbox WHERE status = 'sent' AND sent_at <= ?");
+const PURGE_FAILED = sql("DELETE FROM outbox WHERE status = 'failed' AND created_at <= ?");
 
+/** Mail waiting for delivery and what became of it, through `db` (the database or a transaction). */
+export function createOutboxStore(db: Executor) {
   return {
-    add: (recipient: string, subject: string, sealedBody: Uint8Array, now: number) =>
-      insert.get(recipient, subject, sealedBody, now, now)!.id,
-    claimDue: (now: number, leaseUntil: number) => {
-      const row = claim.get({ now, leaseUntil });
+    add: async (recipient: string, subject: string, sealedBody: Uint8Array, now: number) =>
+      (await db.get(INSERT, [recipient, subject, sealedBody, now, now]))!.id,
+    claimDue: async (now: number, leaseUntil: number) => {
+      const row = await db.get(CLAIM, { now, leaseUntil });
       return row && toEntry(row);
     },
-    markSent: (id: number, now: number) => void markSent.run(now, id),
-    reschedule: (id: number, at: number, error: string) => void reschedule.run(at, error, id),
-    markFailed: (id: number, error: string) => void markFailed.run(error, id),
-    requeue: (id: number, now: number) => requeue.run(now, id).changes === 1,
-    nextDueAt: () => nextDue.get()!.at ?? undefined,
-    list: (status: OutboxStatus | null, limit: number) => list.all({ status, limit }).map(toEntry),
-    purgeSentBefore: (cutoff: number) => purgeSent.run(cutoff).changes,
-    purgeFailedBefore: (cutoff: number) => purgeFailed.run(cutoff).changes,
+    markSent: async (id: number, now: number) => void (await db.run(MARK_SENT, [now, id])),
+    reschedule: async (id: number, at: number, error: string) => void (await db.run(RESCHEDULE, [at, error, id])),
+    markFailed: async (id: number, error: string) => void (await db.run(MARK_FAILED, [error, id])),
+    requeue: async (id: number, now: number) => (await db.run(REQUEUE, [now, id])) === 1,
+    nextDueAt: async () => (await db.get(NEXT_DUE))!.at ?? undefined,
+    list: async (status: OutboxStatus | null, limit: number) => (await db.all(LIST, { status, limit })).map(toEntry),
+    purgeSentBefore: (cutoff: number) => db.run(PURGE_SENT, [cutoff]),
+    purgeFailedBefore: (cutoff: number) => db.run(PURGE_FAILED, [cutoff]),
   };
 }
 

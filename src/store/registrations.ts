@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.ts';
+import { sql, type Executor } from '../db/port.ts';
 
 export interface PendingRegistration {
   email: string;
@@ -8,49 +8,36 @@ export interface PendingRegistration {
   createdAt: number;
 }
 
-interface Row {
-  email: string;
-  code_hash: string;
-  failed_attempts: number;
-  expires_at: number;
-  created_at: number;
-}
+const UPSERT = sql(`INSERT INTO pending_registrations (email, code_hash, failed_attempts, expires_at, created_at)
+  VALUES (?, ?, 0, ?, ?)
+  ON CONFLICT (email) DO UPDATE SET code_hash = excluded.code_hash, failed_attempts = 0,
+    expires_at = excluded.expires_at, created_at = excluded.created_at`);
+const EXISTS = sql<{ one: number }>('SELECT 1 AS one FROM pending_registrations WHERE email = ?');
+// A try is spent before the code is compared, in one conditional write: of N parallel guesses at most
+// `maxTries` ever get a code to compare with, on either engine (PostgreSQL re-checks the condition on
+// the row as the previous guess committed it).
+const SPEND_TRY = sql<{ code_hash: string }>(`UPDATE pending_registrations SET failed_attempts = failed_attempts + 1
+  WHERE email = ? AND expires_at > ? AND failed_attempts < ?
+  RETURNING code_hash`);
+// Consumes only the exact code that was checked, still live and not burned: of parallel callers, one wins.
+const CONSUME = sql(`DELETE FROM pending_registrations
+  WHERE email = ? AND code_hash = ? AND expires_at > ? AND failed_attempts <= ?`);
+const PURGE = sql('DELETE FROM pending_registrations WHERE expires_at <= ?');
 
-export function createRegistrationStore(db: Database) {
-  const upsert = db.prepare(`INSERT INTO pending_registrations (email, code_hash, failed_attempts, expires_at, created_at)
-    VALUES (?, ?, 0, ?, ?)
-    ON CONFLICT (email) DO UPDATE SET code_hash = excluded.code_hash, failed_attempts = 0,
-      expires_at = excluded.expires_at, created_at = excluded.created_at`);
-  const find = db.prepare<Row>('SELECT * FROM pending_registrations WHERE email = ?');
-  const countFailure = db.prepare(
-    'UPDATE pending_registrations SET failed_attempts = failed_attempts + 1 WHERE email = ?',
-  );
-  // Consumes only the exact code that was checked, still live and unburned: of parallel callers, one wins.
-  const consume = db.prepare(`DELETE FROM pending_registrations
-    WHERE email = ? AND code_hash = ? AND expires_at > ? AND failed_attempts < ?`);
-  const remove = db.prepare('DELETE FROM pending_registrations WHERE email = ?');
-  const purge = db.prepare('DELETE FROM pending_registrations WHERE expires_at <= ?');
-
+/** Registrations waiting for their code, through `db` (the database or a transaction). */
+export function createRegistrationStore(db: Executor) {
   return {
-    put: (email: string, codeHash: string, now: number, expiresAt: number) =>
-      void upsert.run(email, codeHash, expiresAt, now),
-    find: (email: string): PendingRegistration | undefined => {
-      const row = find.get(email);
-      return (
-        row && {
-          email: row.email,
-          codeHash: row.code_hash,
-          failedAttempts: row.failed_attempts,
-          expiresAt: row.expires_at,
-          createdAt: row.created_at,
-        }
-      );
-    },
-    recordFailure: (email: string) => void countFailure.run(email),
-    consume: (email: string, codeHash: string, now: number, maxFailures: number) =>
-      consume.run(email, codeHash, now, maxFailures).changes === 1,
-    delete: (email: string) => void remove.run(email),
-    purgeExpired: (now: number) => purge.run(now).changes,
+    put: async (email: string, codeHash: string, now: number, expiresAt: number) =>
+      void (await db.run(UPSERT, [email, codeHash, expiresAt, now])),
+    exists: async (email: string) => (await db.get(EXISTS, [email])) !== undefined,
+    /**
+     * Spends one of the registration's `maxTries`: the code to compare with, or undefined when there is
+     * no live registration or its tries are spent.
+     */
+    spendTry: async (email: string, now: number, maxTries: number) => (await db.get(SPEND_TRY, [email, now, maxTries]))?.code_hash,
+    consume: async (email: string, codeHash: string, now: number, maxTries: number) =>
+      (await db.run(CONSUME, [email, codeHash, now, maxTries])) === 1,
+    purgeExpired: (now: number) => db.run(PURGE, [now]),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.ts';
+import { sql, type Executor } from '../db/port.ts';
 import { USER_COLUMNS, toUser, type User, type UserRow } from './users.ts';
 
 export type SessionKind = 'jwt' | 'token';
@@ -24,53 +24,65 @@ export interface NewSession {
   expiresAt: number;
 }
 
-/** Sessions (JWT families and opaque tokens) and single revoked JWTs. */
-export function createSessionStore(db: Database) {
-  // The user's state is re-read by the insert itself: a session opens only for a user who still exists,
-  // is active and (when given) still has the password version the caller verified.
-  const insert = db.prepare(`INSERT INTO sessions (id, user_id, kind, created_at, expires_at)
-    SELECT @id, id, @kind, @now, @expiresAt FROM users
-    WHERE id = @userId AND is_active = 1 AND (@passwordVersion IS NULL OR password_version = @passwordVersion)`);
-  const extend = db.prepare('UPDATE sessions SET expires_at = max(expires_at, ?) WHERE id = ?');
-  const remove = db.prepare('DELETE FROM sessions WHERE id = ?');
-  const removeForUser = db.prepare('DELETE FROM sessions WHERE user_id = ?');
-  // One statement per authenticated request: the user, alive and active, with the session unrevoked.
-  const userForJwt = db.prepare<SessionUserRow>(`SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM sessions
-      JOIN users ON users.id = sessions.user_id
-    WHERE sessions.id = ? AND sessions.user_id = ? AND sessions.kind = 'jwt' AND sessions.expires_at > ?
-      AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = ?)`);
-  const userForToken = db.prepare<SessionUserRow>(`SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM sessions
-      JOIN users ON users.id = sessions.user_id
-    WHERE sessions.id = ? AND sessions.kind = 'token' AND sessions.expires_at > ?`);
-  const revokeJwt = db.prepare('INSERT OR IGNORE INTO revoked_jwts (jti, expires_at) VALUES (?, ?)');
-  const jwtRevoked = db.prepare<{ one: number }>('SELECT 1 AS one FROM revoked_jwts WHERE jti = ?');
-  const liveCount = db.prepare<{ n: number }>(
-    'SELECT count(*) AS n FROM sessions WHERE user_id = ? AND expires_at > ?',
-  );
-  // Session ids are lower-case hex: 'g' sorts after every id with the prefix.
-  const liveJwtByPrefix = db.prepare<{ id: string; expires_at: number }>(`SELECT id, expires_at FROM sessions
-    WHERE id >= ? AND id < ? AND kind = 'jwt' AND expires_at > ? LIMIT 1`);
-  const purgeSessions = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
-  const purgeRevoked = db.prepare('DELETE FROM revoked_jwts WHERE expires_at <= ?');
+// The user's state is re-read by the insert itself: a session opens only for a user who still exists,
+// is active and (when given) still has the password version the caller verified. PostgreSQL: FOR SHARE
+// makes a racing password change, deactivation or deletion wait for this insert or this insert for it,
+// and the re-checked row decides (the casts give the selected parameters their columns' types).
+const INSERT = sql(
+  `INSERT INTO sessions (id, user_id, kind, created_at, expires_at)
+  SELECT @id, id, @kind, @now, @expiresAt FROM users
+  WHERE id = @userId AND is_active = 1 AND (@passwordVersion IS NULL OR password_version = @passwordVersion)`,
+  {
+    postgres: `INSERT INTO sessions (id, user_id, kind, created_at, expires_at)
+  SELECT CAST(@id AS TEXT), id, CAST(@kind AS TEXT), CAST(@now AS BIGINT), CAST(@expiresAt AS BIGINT) FROM users
+  WHERE id = @userId AND is_active = 1 AND (CAST(@passwordVersion AS INTEGER) IS NULL OR password_version = @passwordVersion)
+  FOR SHARE`,
+  },
+);
+const EXTEND = sql('UPDATE sessions SET expires_at = CASE WHEN expires_at > @at THEN expires_at ELSE @at END WHERE id = @id');
+const REMOVE = sql('DELETE FROM sessions WHERE id = ?');
+const REMOVE_FOR_USER = sql('DELETE FROM sessions WHERE user_id = ?');
+// One statement per authenticated request: the user, alive and active, with the session unrevoked.
+const USER_FOR_JWT = sql<SessionUserRow>(`SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM sessions
+    JOIN users ON users.id = sessions.user_id
+  WHERE sessions.id = ? AND sessions.user_id = ? AND sessions.kind = 'jwt' AND sessions.expires_at > ?
+    AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = ?)`);
+const USER_FOR_TOKEN = sql<SessionUserRow>(`SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM sessions
+    JOIN users ON users.id = sessions.user_id
+  WHERE sessions.id = ? AND sessions.kind = 'token' AND sessions.expires_at > ?`);
+// RETURNING only what was inserted: of parallel revocations of one jti (two refreshes rotating one
+// token), exactly one gets a row back, on either engine (PostgreSQL's second waits for the first's commit).
+const REVOKE_JWT = sql<{ jti: string }>('INSERT INTO revoked_jwts (jti, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING jti');
+const JWT_REVOKED = sql<{ one: number }>('SELECT 1 AS one FROM revoked_jwts WHERE jti = ?');
+const LIVE_COUNT = sql<{ n: number }>('SELECT count(*) AS n FROM sessions WHERE user_id = ? AND expires_at > ?');
+// Session ids are lower-case hex: 'g' sorts after every id with the prefix (byte order on both engines).
+const LIVE_JWT_BY_PREFIX = sql<{ id: string; expires_at: number }>(`SELECT id, expires_at FROM sessions
+  WHERE id >= ? AND id < ? AND kind = 'jwt' AND expires_at > ? LIMIT 1`);
+const PURGE_SESSIONS = sql('DELETE FROM sessions WHERE expires_at <= ?');
+const PURGE_REVOKED = sql('DELETE FROM revoked_jwts WHERE expires_at <= ?');
 
+/** Sessions (JWT families and opaque tokens) and single revoked JWTs, through `db` (the database or a transaction). */
+export function createSessionStore(db: Executor) {
   return {
     /** False when the user is gone, inactive, or no longer at `passwordVersion`. */
-    create: (session: NewSession, now: number, passwordVersion?: number) =>
-      insert.run({ ...session, now, passwordVersion: passwordVersion ?? null }).changes === 1,
-    extend: (id: string, expiresAt: number) => void extend.run(expiresAt, id),
-    delete: (id: string) => remove.run(id).changes === 1,
-    deleteForUser: (userId: number) => removeForUser.run(userId).changes,
-    userForJwt: (sid: string, userId: number, jti: string, now: number) => toSessionUser(userForJwt.get(sid, userId, now, jti)),
-    userForToken: (tokenHash: string, now: number) => toSessionUser(userForToken.get(tokenHash, now)),
-    revokeJwt: (jti: string, expiresAt: number) => void revokeJwt.run(jti, expiresAt),
-    isJwtRevoked: (jti: string) => jwtRevoked.get(jti) !== undefined,
+    create: async (session: NewSession, now: number, passwordVersion?: number) =>
+      (await db.run(INSERT, { ...session, now, passwordVersion: passwordVersion ?? null })) === 1,
+    extend: async (id: string, expiresAt: number) => void (await db.run(EXTEND, { id, at: expiresAt })),
+    delete: async (id: string) => (await db.run(REMOVE, [id])) === 1,
+    deleteForUser: (userId: number) => db.run(REMOVE_FOR_USER, [userId]),
+    userForJwt: async (sid: string, userId: number, jti: string, now: number) =>
+      toSessionUser(await db.get(USER_FOR_JWT, [sid, userId, now, jti])),
+    userForToken: async (tokenHash: string, now: number) => toSessionUser(await db.get(USER_FOR_TOKEN, [tokenHash, now])),
+    /** True for the one caller that revoked it; false when it was revoked already. */
+    revokeJwt: async (jti: string, expiresAt: number) => (await db.get(REVOKE_JWT, [jti, expiresAt])) !== undefined,
+    isJwtRevoked: async (jti: string) => (await db.get(JWT_REVOKED, [jti])) !== undefined,
     /** The live JWT session whose id starts with `prefix` (lower-case hex), if any. */
-    liveJwtSession: (prefix: string, now: number) => {
-      const row = liveJwtByPrefix.get(prefix, `${prefix}g`, now);
+    liveJwtSession: async (prefix: string, now: number) => {
+      const row = await db.get(LIVE_JWT_BY_PREFIX, [prefix, `${prefix}g`, now]);
       return row && { id: row.id, expiresAt: row.expires_at };
     },
-    liveCount: (userId: number, now: number) => liveCount.get(userId, now)!.n,
-    purgeExpired: (now: number) => purgeSessions.run(now).changes + purgeRevoked.run(now).changes,
+    liveCount: async (userId: number, now: number) => (await db.get(LIVE_COUNT, [userId, now]))!.n,
+    purgeExpired: async (now: number) => (await db.run(PURGE_SESSIONS, [now])) + (await db.run(PURGE_REVOKED, [now])),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.ts';
+import { sql, type Executor } from '../db/port.ts';
 
 export interface User {
   id: number;
@@ -89,7 +89,6 @@ export interface ProfileChanges {
 export interface NewUser extends ProfileChanges {
   email: string;
   passwordHash: string;
-  superheroName: string;
   isStaff?: boolean;
   isSuperuser?: boolean;
   emailVerified?: boolean;
@@ -113,76 +112,85 @@ export interface AdminChanges {
 const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0);
 const maybe = <T>(value: T | undefined) => (value === undefined ? null : value);
 
-export function createUserStore(db: Database) {
-  const byId = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`);
-  const byEmail = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`);
-  const emailTaken = db.prepare<{ one: number }>('SELECT 1 AS one FROM users WHERE email = ?');
-  const heroTaken = db.prepare<{ one: number }>('SELECT 1 AS one FROM users WHERE superhero_name = ?');
-  const insert = db.prepare<UserRow>(`INSERT INTO users
-      (email, password_hash, superhero_name, name, gender, preferences, dob, bio, phone_number, profile_picture,
-       email_verified, is_staff, is_superuser, created_at, updated_at)
-    VALUES (@email, @passwordHash, @superheroName, @name, @gender, @preferences, @dob, @bio, @phoneNumber, @profilePicture,
-       @emailVerified, @isStaff, @isSuperuser, @now, @now)
-    RETURNING ${USER_COLUMNS}`);
-  // A column is changed only where its parameter is not NULL; `clear*` flags set nullable ones to NULL.
-  const updateProfile = db.prepare<UserRow>(`UPDATE users SET
-      name = coalesce(@name, name),
-      gender = coalesce(@gender, gender),
-      preferences = coalesce(@preferences, preferences),
-      dob = CASE WHEN @clearDob THEN NULL ELSE coalesce(@dob, dob) END,
-      bio = coalesce(@bio, bio),
-      phone_number = coalesce(@phoneNumber, phone_number),
-      profile_picture = CASE WHEN @clearPicture THEN NULL ELSE coalesce(@profilePicture, profile_picture) END,
-      updated_at = @now
-    WHERE id = @id
-    RETURNING ${USER_COLUMNS}`);
-  const updateAdmin = db.prepare<UserRow>(`UPDATE users SET
-      is_active = coalesce(@isActive, is_active),
-      is_staff = coalesce(@isStaff, is_staff),
-      is_superuser = coalesce(@isSuperuser, is_superuser),
-      name = coalesce(@name, name),
-      updated_at = @now
-    WHERE id = @id
-    RETURNING ${USER_COLUMNS}`);
-  const setPassword = db.prepare(
-    'UPDATE users SET password_hash = ?, password_version = password_version + 1, updated_at = ? WHERE id = ?',
-  );
-  // A reset link reached the address: the password changes and the address counts as proved.
-  const resetPassword = db.prepare(`UPDATE users SET password_hash = ?, password_version = password_version + 1,
-      email_verified = 1, updated_at = ?
-    WHERE id = ? AND password_version = ?`);
-  const claimAccount = db.prepare<UserRow>(`UPDATE users SET password_hash = @passwordHash, password_version = password_version + 1,
-      email_verified = 1, gender = @gender, preferences = @preferences, dob = @dob, updated_at = @now
-    WHERE id = @id AND email_verified = 0
-    RETURNING ${USER_COLUMNS}`);
-  const rehash = db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?');
-  const touchLogin = db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?');
-  const storedPictures = db.prepare<{ profile_picture: string }>(
-    "SELECT profile_picture FROM users WHERE profile_picture IS NOT NULL AND profile_picture NOT LIKE 'http%'",
-  );
-  const pictureOf = db.prepare<{ profile_picture: string | null }>('SELECT profile_picture FROM users WHERE id = ?');
-  // RETURNING the picture, so the file that goes with the row is the one the row held when it went.
-  const remove = db.prepare<{ profile_picture: string | null }>('DELETE FROM users WHERE id = ? RETURNING profile_picture');
-  const list = db.prepare<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT ? OFFSET ?`);
-  const count = db.prepare<{ n: number }>('SELECT count(*) AS n FROM users');
+const BY_ID = sql<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`);
+const BY_EMAIL = sql<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE email = ?`);
+const EMAIL_TAKEN = sql<{ one: number }>('SELECT 1 AS one FROM users WHERE email = ?');
+// Any unique column taken (the email, or the superhero name just drawn) inserts nothing and returns no
+// row, without an error that would end a PostgreSQL transaction; the caller asks which it was.
+const INSERT = sql<UserRow>(`INSERT INTO users
+    (email, password_hash, superhero_name, name, gender, preferences, dob, bio, phone_number, profile_picture,
+     email_verified, is_staff, is_superuser, created_at, updated_at)
+  VALUES (@email, @passwordHash, @superheroName, @name, @gender, @preferences, @dob, @bio, @phoneNumber, @profilePicture,
+     @emailVerified, @isStaff, @isSuperuser, @now, @now)
+  ON CONFLICT DO NOTHING
+  RETURNING ${USER_COLUMNS}`);
+// A column is changed only where its parameter is not NULL; `clear*` flags set nullable ones to NULL.
+const UPDATE_PROFILE = sql<UserRow>(`UPDATE users SET
+    name = coalesce(@name, name),
+    gender = coalesce(@gender, gender),
+    preferences = coalesce(@preferences, preferences),
+    dob = CASE WHEN @clearDob = 1 THEN NULL ELSE coalesce(@dob, dob) END,
+    bio = coalesce(@bio, bio),
+    phone_number = coalesce(@phoneNumber, phone_number),
+    profile_picture = CASE WHEN @clearPicture = 1 THEN NULL ELSE coalesce(@profilePicture, profile_picture) END,
+    updated_at = @now
+  WHERE id = @id
+  RETURNING ${USER_COLUMNS}`);
+const UPDATE_ADMIN = sql<UserRow>(`UPDATE users SET
+    is_active = coalesce(@isActive, is_active),
+    is_staff = coalesce(@isStaff, is_staff),
+    is_superuser = coalesce(@isSuperuser, is_superuser),
+    name = coalesce(@name, name),
+    updated_at = @now
+  WHERE id = @id
+  RETURNING ${USER_COLUMNS}`);
+const SET_PASSWORD = sql(
+  'UPDATE users SET password_hash = ?, password_version = password_version + 1, updated_at = ? WHERE id = ?',
+);
+// A reset link reached the address: the password changes and the address counts as proved.
+const RESET_PASSWORD = sql(`UPDATE users SET password_hash = ?, password_version = password_version + 1,
+    email_verified = 1, updated_at = ?
+  WHERE id = ? AND password_version = ?`);
+const CLAIM = sql<UserRow>(`UPDATE users SET password_hash = @passwordHash, password_version = password_version + 1,
+    email_verified = 1, gender = @gender, preferences = @preferences, dob = @dob, updated_at = @now
+  WHERE id = @id AND email_verified = 0
+  RETURNING ${USER_COLUMNS}`);
+const REHASH = sql('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?');
+const TOUCH_LOGIN = sql('UPDATE users SET last_login_at = ? WHERE id = ?');
+const STORED_PICTURES = sql<{ profile_picture: string }>(
+  "SELECT profile_picture FROM users WHERE profile_picture IS NOT NULL AND profile_picture NOT LIKE 'http%'",
+);
+// PostgreSQL: the row stays locked until the transaction's update, so racing updates read in turn.
+const PICTURE_FOR_UPDATE = sql<{ profile_picture: string | null }>('SELECT profile_picture FROM users WHERE id = ?', {
+  postgres: 'SELECT profile_picture FROM users WHERE id = ? FOR UPDATE',
+});
+// RETURNING the picture, so the file that goes with the row is the one the row held when it went.
+const REMOVE = sql<{ profile_picture: string | null }>('DELETE FROM users WHERE id = ? RETURNING profile_picture');
+const LIST = sql<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT ? OFFSET ?`);
+const COUNT = sql<{ n: number }>('SELECT count(*) AS n FROM users');
 
+/** The users table, through `db` (the database or an open transaction). */
+export function createUserStore(db: Executor) {
   return {
-    findById: (id: number) => {
-      const row = byId.get(id);
+    findById: async (id: number) => {
+      const row = await db.get(BY_ID, [id]);
       return row && toUser(row);
     },
-    findByEmail: (email: string) => {
-      const row = byEmail.get(email);
+    findByEmail: async (email: string) => {
+      const row = await db.get(BY_EMAIL, [email]);
       return row && toUser(row);
     },
-    emailExists: (email: string) => emailTaken.get(email) !== undefined,
-    superheroNameExists: (name: string) => heroTaken.get(name) !== undefined,
-    insert: (user: NewUser, now: number): User =>
-      toUser(
-        insert.get({
+    emailExists: async (email: string) => (await db.get(EMAIL_TAKEN, [email])) !== undefined,
+    /**
+     * Inserts the user under a superhero name from `drawName` (drawn again while the one drawn is
+     * taken); undefined, inserting nothing, when the email is taken, by a commit before or during this one.
+     */
+    insert: async (user: NewUser, now: number, drawName: () => string): Promise<User | undefined> => {
+      for (;;) {
+        const row = await db.get(INSERT, {
           email: user.email,
           passwordHash: user.passwordHash,
-          superheroName: user.superheroName,
+          superheroName: drawName(),
           name: user.name ?? '',
           gender: user.gender ?? '',
           preferences: user.preferences ?? '',
@@ -194,10 +202,13 @@ export function createUserStore(db: Database) {
           isStaff: user.isStaff ? 1 : 0,
           isSuperuser: user.isSuperuser ? 1 : 0,
           now,
-        })!,
-      ),
-    updateProfile: (id: number, changes: ProfileChanges, now: number): User | undefined => {
-      const row = updateProfile.get({
+        });
+        if (row) return toUser(row);
+        if (await db.get(EMAIL_TAKEN, [user.email])) return undefined;
+      }
+    },
+    updateProfile: async (id: number, changes: ProfileChanges, now: number): Promise<User | undefined> => {
+      const row = await db.get(UPDATE_PROFILE, {
         id,
         now,
         name: maybe(changes.name),
@@ -212,8 +223,8 @@ export function createUserStore(db: Database) {
       });
       return row && toUser(row);
     },
-    updateAdmin: (id: number, changes: AdminChanges, now: number): User | undefined => {
-      const row = updateAdmin.get({
+    updateAdmin: async (id: number, changes: AdminChanges, now: number): Promise<User | undefined> => {
+      const row = await db.get(UPDATE_ADMIN, {
         id,
         now,
         isActive: flag(changes.isActive),
@@ -223,33 +234,34 @@ export function createUserStore(db: Database) {
       });
       return row && toUser(row);
     },
-    setPassword: (id: number, passwordHash: string, now: number) => setPassword.run(passwordHash, now, id).changes === 1,
+    setPassword: async (id: number, passwordHash: string, now: number) =>
+      (await db.run(SET_PASSWORD, [passwordHash, now, id])) === 1,
     /**
      * A reset link's password change, compare-and-set: fails when the password changed since `version`
      * was read. Marks the address proved (the link was mailed to it).
      */
-    resetPassword: (id: number, version: number, passwordHash: string, now: number) =>
-      resetPassword.run(passwordHash, now, id, version).changes === 1,
+    resetPassword: async (id: number, version: number, passwordHash: string, now: number) =>
+      (await db.run(RESET_PASSWORD, [passwordHash, now, id, version])) === 1,
     /** An unproved account taken over by whoever proved its address; undefined when it was proved already. */
-    claim: (id: number, claim: Claim, now: number): User | undefined => {
-      const row = claimAccount.get({ id, now, ...claim });
+    claim: async (id: number, claim: Claim, now: number): Promise<User | undefined> => {
+      const row = await db.get(CLAIM, { id, now, ...claim });
       return row && toUser(row);
     },
     /** The same password under a new hash (a cost upgrade): no change of password, so reset links live on. */
-    rehashPassword: (id: number, previousHash: string, passwordHash: string) =>
-      rehash.run(passwordHash, id, previousHash).changes === 1,
-    recordLogin: (id: number, now: number) => void touchLogin.run(now, id),
+    rehashPassword: async (id: number, previousHash: string, passwordHash: string) =>
+      (await db.run(REHASH, [passwordHash, id, previousHash])) === 1,
+    recordLogin: async (id: number, now: number) => void (await db.run(TOUCH_LOGIN, [now, id])),
     /** Every picture value that is not a URL: the names of uploaded files in use. */
-    storedPictures: () => new Set(storedPictures.all().map((row) => row.profile_picture)),
-    /** The stored picture as it is now (inside a transaction: as this update will replace it). */
-    pictureOf: (id: number) => pictureOf.get(id)?.profile_picture ?? null,
+    storedPictures: async () => new Set((await db.all(STORED_PICTURES)).map((row) => row.profile_picture)),
+    /** The stored picture as this transaction's update will replace it (the row locked until then). */
+    pictureForUpdate: async (id: number) => (await db.get(PICTURE_FOR_UPDATE, [id]))?.profile_picture ?? null,
     /** Deletes the user; answers whether a row went and the picture it held. */
-    delete: (id: number) => {
-      const row = remove.get(id);
+    delete: async (id: number) => {
+      const row = await db.get(REMOVE, [id]);
       return { deleted: row !== undefined, picture: row?.profile_picture ?? null };
     },
-    list: (limit: number, offset: number) => list.all(limit, offset).map(toUser),
-    count: () => count.get()!.n,
+    list: async (limit: number, offset: number) => (await db.all(LIST, [limit, offset])).map(toUser),
+    count: async () => (await db.get(COUNT))!.n,
   };
 }
 

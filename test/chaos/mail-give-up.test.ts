@@ -6,8 +6,8 @@ import { runCli, serverEnv } from './helpers/server-process.ts';
 
 describe('mail that cannot be delivered', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();
@@ -17,7 +17,7 @@ describe('mail that cannot be delivered', () => {
   async function attemptUntilSettled(maxRounds = 50): Promise<number> {
     let attempts = 0;
     for (let round = 0; round < maxRounds; round++) {
-      const due = t.sidekick.services.outbox.nextDueAt();
+      const due = await t.sidekick.services.outbox.nextDueAt();
       if (due === undefined) break;
       if (due > t.clock.now()) t.clock.advance(due - t.clock.now());
       const before = t.logs.lines.length;
@@ -34,7 +34,7 @@ describe('mail that cannot be delivered', () => {
 
     const attempts = await attemptUntilSettled();
     expect(attempts).toBe(8);
-    const [failed] = t.sidekick.services.outbox.list('failed', 10);
+    const [failed] = await t.sidekick.services.outbox.list('failed', 10);
     expect(failed).toMatchObject({ recipient: 'stuck@example.com', status: 'failed', attempts: 8, lastError: 'transport down' });
     // Never silently dropped: the body is still there to be sent once someone requeues it.
     expect(failed.sealedBody).not.toBeNull();
@@ -65,6 +65,6 @@ describe('mail that cannot be delivered', () => {
     await t.sidekick.deliverer.drain();
     expect(t.transport.sent.map((m) => m.to)).toEqual(['stuck@example.com']);
     expect(t.transport.sent[0].text).toMatch(/registration code is \d{6}/);
-    expect(t.sidekick.services.outbox.list(null, 10).map((m) => m.status)).toEqual(['sent']);
+    expect((await t.sidekick.services.outbox.list(null, 10)).map((m) => m.status)).toEqual(['sent']);
   });
 });

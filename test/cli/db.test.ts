@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ describe('db:* commands as subprocesses', () => {
   });
 
   it('db:migrate creates the database, then reports it up to date', async () => {
-    w = createCliWorkspace({ migrate: false });
+    w = await createCliWorkspace({ migrate: false });
     const first = await w.run(['db:migrate', '--json']);
     expect(first.code).toBe(0);
     expect(first.json()).toEqual({ database: path.join(w.dataDir, 'sidekick.db'), applied: [1, 2, 3, 4, 5, 6], version: 6 });
@@ -25,18 +26,18 @@ describe('db:* commands as subprocesses', () => {
   });
 
   it('refuses with exit 78 a database whose schema is newer than this Sidekick', async () => {
-    w = createCliWorkspace();
-    const db = openDatabase(path.join(w.dataDir, 'sidekick.db'));
-    db.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999-future.sql', 0)");
-    db.close();
+    w = await createCliWorkspace();
+    const db = await openDatabase(path.join(w.dataDir, 'sidekick.db'));
+    await db.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999-future.sql', 0)");
+    await db.close();
     const result = failure(await w.run(['users:list']));
     expect(result.code).toBe(78);
     expect(result.lines).toEqual([expect.stringMatching(/^Error: the database schema is version 999/)]);
   });
 
   it('db:backup takes a consistent copy while a server writes, and the copy passes integrity_check', async () => {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     const { accounts } = sidekick.services;
     for (let i = 0; i < 5; i++) await accounts.createUser({ email: `seed${i}@example.com`, password: PASSWORD });
 
@@ -45,7 +46,7 @@ describe('db:* commands as subprocesses', () => {
     const writer = (async () => {
       while (writing) {
         const user = await accounts.createUser({ email: `live${written}@example.com`, password: PASSWORD });
-        sidekick.services.credentials.issueOpaqueToken(user);
+        await sidekick.services.credentials.issueOpaqueToken(user);
         written++;
       }
     })();
@@ -57,21 +58,21 @@ describe('db:* commands as subprocesses', () => {
     expect(result.code).toBe(0);
     expect(result.json()).toMatchObject({ database: path.join(w.dataDir, 'sidekick.db'), file, integrity: 'ok', bytes: expect.any(Number) });
     expect(written).toBeGreaterThan(0);
-    const copy = openDatabase(file);
+    const copy = await openDatabase(file);
     try {
-      expect(copy.prepare('PRAGMA integrity_check').all()).toEqual([{ integrity_check: 'ok' }]);
-      const users = copy.prepare<{ n: number }>('SELECT count(*) AS n FROM users').get()!.n;
+      expect((await copy.all(sql('PRAGMA integrity_check')))).toEqual([{ integrity_check: 'ok' }]);
+      const users = (await copy.get(sql('SELECT count(*) AS n FROM users')))!.n;
       expect(users).toBeGreaterThanOrEqual(5);
       expect(users).toBeLessThanOrEqual(5 + written);
     } finally {
-      copy.close();
+      await copy.close();
     }
     // No partial file is left beside the copy.
     expect(readdirSync(w.dataDir).filter((name) => name.includes('partial'))).toEqual([]);
   });
 
   it('db:backup refuses to overwrite a file unless --force, and fails on a missing database', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const file = path.join(w.dataDir, 'existing.db');
     writeFileSync(file, 'precious');
     const [refused, missing] = (

@@ -25,8 +25,8 @@ describe('files the CLI writes and reads', () => {
   });
 
   it('db:backup makes missing folders and writes a copy only its owner can read', async () => {
-    w = createCliWorkspace();
-    await w.open().services.accounts.createUser({ email: 'ada@example.com', password: PASSWORD });
+    w = await createCliWorkspace();
+    await (await w.open()).services.accounts.createUser({ email: 'ada@example.com', password: PASSWORD });
     // A folder anyone may enter, so only the copy's own mode stands between it and other users.
     const shared = path.join(w.dataDir, 'shared');
     mkdirSync(shared, { mode: 0o755 });
@@ -49,7 +49,7 @@ describe('files the CLI writes and reads', () => {
   });
 
   it('never loads an oclif plugin from a package.json in the data folder', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const marker = path.join(w.dataDir, 'plugin-ran');
     const plugin = path.join(w.dataDir, 'evil-plugin');
     mkdirSync(plugin);

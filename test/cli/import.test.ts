@@ -21,7 +21,7 @@ describe('users:import as a subprocess', () => {
   }
 
   it('imports a JSON file of users with profiles and staff flags, all of whom can log in', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const users = [
       { email: 'ann@example.com', password: PASSWORD, name: 'Ann', dob: '1990-01-02', preferences: 'Cooking', is_staff: true },
       { email: 'ben@example.com', password: 'Another-Good-One-7', gender: 'Male', superuser: true },
@@ -38,15 +38,15 @@ describe('users:import as a subprocess', () => {
     ]);
     expect(result.stdout).not.toContain(PASSWORD);
 
-    const sidekick = w.open();
-    const ann = sidekick.services.accounts.requireUser('ann@example.com');
+    const sidekick = await w.open();
+    const ann = await sidekick.services.accounts.requireUser('ann@example.com');
     expect(ann).toMatchObject({ name: 'Ann', dob: '1990-01-02', preferences: 'Cooking', isStaff: true, isSuperuser: false });
-    expect(sidekick.services.accounts.requireUser('ben@example.com')).toMatchObject({ gender: 'Male', isSuperuser: true, isStaff: false });
+    expect(await sidekick.services.accounts.requireUser('ben@example.com')).toMatchObject({ gender: 'Male', isSuperuser: true, isStaff: false });
     expect(await passwordWorks(sidekick, 'cid@example.com', 'Third-Pass-Phrase-3')).toBe(true);
   });
 
   it('imports a CSV file with quoted fields and prints a summary', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const csv = [
       'email,password,name,bio,is_staff',
       `dee@example.com,${PASSWORD},Dee,"Likes commas, and ""quotes""",yes`,
@@ -56,14 +56,14 @@ describe('users:import as a subprocess', () => {
     const result = await w.run(['users:import', file('staff.csv', csv)]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Imported 2 users\.\n$/);
-    const sidekick = w.open();
-    expect(sidekick.services.accounts.requireUser('dee@example.com')).toMatchObject({ bio: 'Likes commas, and "quotes"', isStaff: true });
-    expect(sidekick.services.accounts.requireUser('eve@example.com')).toMatchObject({ name: '', isStaff: false });
+    const sidekick = await w.open();
+    expect(await sidekick.services.accounts.requireUser('dee@example.com')).toMatchObject({ bio: 'Likes commas, and "quotes"', isStaff: true });
+    expect(await sidekick.services.accounts.requireUser('eve@example.com')).toMatchObject({ name: '', isStaff: false });
   });
 
   it('imports nothing when any row is bad, and names every bad row on one line', async () => {
-    w = createCliWorkspace();
-    await w.open().services.accounts.createUser({ email: 'old@example.com', password: PASSWORD });
+    w = await createCliWorkspace();
+    await (await w.open()).services.accounts.createUser({ email: 'old@example.com', password: PASSWORD });
     const csv = [
       'email,password,dob,is_staff',
       `ok@example.com,${PASSWORD},1990-01-01,no`,
@@ -85,11 +85,11 @@ describe('users:import as a subprocess', () => {
     expect(line).toContain('row 5 (old@example.com): email: User with email already exists.');
     expect(line).toMatch(/row 6 \(late@example\.com\): .*is_staff: Must be a valid boolean\..*dob: Date of birth must be in the past\./);
     expect(line).not.toContain('row 1 ');
-    expect(w.open().services.accounts.list().total).toBe(1);
+    expect((await (await w.open()).services.accounts.list()).total).toBe(1);
   });
 
   it('refuses unknown columns, unreadable files and empty files', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const [typo, missing, empty, notJson] = (
       await Promise.all([
         w.run(['users:import', file('typo.csv', `email,pasword\na@example.com,${PASSWORD}\n`)]),
@@ -106,7 +106,7 @@ describe('users:import as a subprocess', () => {
   });
 
   it('reads the file from standard input with -', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const result = await w.run(['users:import', '-', '--format', 'json', '--json'], {
       input: JSON.stringify({ users: [{ email: 'pipe@example.com', password: PASSWORD }] }),
     });

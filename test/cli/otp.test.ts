@@ -19,9 +19,9 @@ describe('otp:resend as a subprocess', () => {
   });
 
   it('delivers the code over SMTP before exiting', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     smtp = await startSmtpServer();
-    w.open().services.registration.requestCode(registrationBody('smtp@example.com'), '192.0.2.1');
+    await (await w.open()).services.registration.requestCode(registrationBody('smtp@example.com'), '192.0.2.1');
     const resent = await w.run(['otp:resend', 'smtp@example.com', '--json'], { env: { SIDEKICK_SMTP_URL: smtp.url } });
     expect(resent.code).toBe(0);
     expect(resent.stderr).toBe('');
@@ -33,11 +33,11 @@ describe('otp:resend as a subprocess', () => {
   });
 
   it('leaves the mail in the outbox when SMTP is down, and the server delivers it later', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     smtp = await startSmtpServer();
     const url = smtp.url;
     await smtp.stop();
-    w.open().services.registration.requestCode(registrationBody('down@example.com'), '192.0.2.1');
+    await (await w.open()).services.registration.requestCode(registrationBody('down@example.com'), '192.0.2.1');
     const resent = await w.run(['otp:resend', 'down@example.com', '--json'], { env: { SIDEKICK_SMTP_URL: url } });
     expect(resent.code).toBe(0);
     expect(resent.json()).toMatchObject({ code_sent: true, mail: 'queued' });
@@ -45,7 +45,7 @@ describe('otp:resend as a subprocess', () => {
 
     // A server started later, its clock past the retry delay, sends what the command could not.
     const transport = new MemoryTransport();
-    const server = w.open({ transport, clock: new ManualClock(Date.now() + 30_000) });
+    const server = await w.open({ transport, clock: new ManualClock(Date.now() + 30_000) });
     await server.deliverer.drain();
     const codes = transport.sent.filter((mail) => mail.to === 'down@example.com').map((mail) => /code is (\d{6})/.exec(mail.text)?.[1]);
     expect(codes).toHaveLength(2);
@@ -54,11 +54,11 @@ describe('otp:resend as a subprocess', () => {
   });
 
   it('mails a fresh code that completes the registration, and the old code dies', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const transport = new MemoryTransport();
-    const sidekick = w.open({ transport });
+    const sidekick = await w.open({ transport });
     const { registration } = sidekick.services;
-    registration.requestCode(registrationBody('new@example.com'), '192.0.2.1');
+    await registration.requestCode(registrationBody('new@example.com'), '192.0.2.1');
     // The server would send this one; here it is read straight from the deliverer's memory transport.
     await sidekick.deliverer.drain();
     const oldCode = codeFrom(transport.sent, 'new@example.com');
@@ -83,7 +83,7 @@ describe('otp:resend as a subprocess', () => {
   });
 
   it('fails with exit 3 when no registration is pending', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const result = failure(await w.run(['otp:resend', 'nobody@example.com']));
     expect(result).toMatchObject({ code: 3, stdout: '', lines: ['Error: no pending registration for nobody@example.com'] });
   });

@@ -15,7 +15,7 @@ describe('prompts on a terminal (pseudo terminal via script)', () => {
   });
 
   it('users:create asks for the email and a hidden password typed twice', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const session = await runInTerminal(['users:create', '--json'], w.env, [
       { expect: /Email:/, send: 'tty@example.com\r' },
       { expect: /New password:/, send: `${PASSWORD}\r` },
@@ -26,13 +26,13 @@ describe('prompts on a terminal (pseudo terminal via script)', () => {
     // The terminal echoed the email but never the password.
     expect(session.screen).toContain('tty@example.com');
     expect(session.screen).not.toContain(PASSWORD);
-    const sidekick = w.open();
+    const sidekick = await w.open();
     expect(await passwordWorks(sidekick, 'tty@example.com', PASSWORD)).toBe(true);
   });
 
   it('users:set-password asks again when the two passwords differ', async () => {
-    w = createCliWorkspace();
-    await w.open().services.accounts.createUser({ email: 'pat@example.com', password: PASSWORD });
+    w = await createCliWorkspace();
+    await (await w.open()).services.accounts.createUser({ email: 'pat@example.com', password: PASSWORD });
     const session = await runInTerminal(['users:set-password', 'pat@example.com'], w.env, [
       { expect: /New password:/, send: 'First-Try-Secret-1\r' },
       { expect: /Repeat the password:/, send: 'Typo-Try-Secret-1\r' },
@@ -41,26 +41,26 @@ describe('prompts on a terminal (pseudo terminal via script)', () => {
     ]);
     expect(session.code).toBe(0);
     expect(session.screen).toMatch(/Password changed for pat@example.com/);
-    expect(await passwordWorks(w.open(), 'pat@example.com', 'Second-Try-Secret-2')).toBe(true);
+    expect(await passwordWorks(await w.open(), 'pat@example.com', 'Second-Try-Secret-2')).toBe(true);
   });
 
   it('users:delete asks for confirmation: no keeps the user, yes deletes it', async () => {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     await sidekick.services.accounts.createUser({ email: 'del@example.com', password: PASSWORD });
     const kept = await runInTerminal(['users:delete', 'del@example.com'], w.env, [{ expect: /Delete del@example.com/, send: 'n\r' }]);
     expect(kept.code).toBe(2);
     expect(kept.screen).toContain('Error: not deleted');
-    expect(sidekick.services.accounts.list().total).toBe(1);
+    expect((await sidekick.services.accounts.list()).total).toBe(1);
 
     const deleted = await runInTerminal(['users:delete', 'del@example.com'], w.env, [{ expect: /Delete del@example.com/, send: 'y\r' }]);
     expect(deleted.code).toBe(0);
     expect(deleted.screen).toContain('Deleted del@example.com.');
-    expect(sidekick.services.accounts.list().total).toBe(0);
+    expect((await sidekick.services.accounts.list()).total).toBe(0);
   });
 
   it('users:import shows a progress bar on a terminal', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const users = Array.from({ length: 6 }, (_, i) => ({ email: `bulk${i}@example.com`, password: PASSWORD }));
     const file = path.join(w.dataDir, 'bulk.json');
     writeFileSync(file, JSON.stringify(users));
@@ -71,10 +71,10 @@ describe('prompts on a terminal (pseudo terminal via script)', () => {
   });
 
   it('Ctrl-C at a prompt cancels with exit 130 and creates nothing', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const session = await runInTerminal(['users:create', '--email', 'cc@example.com'], w.env, [{ expect: /New password:/, send: '\x03' }]);
     expect(session.code).toBe(130);
     expect(session.screen).toContain('Error: cancelled');
-    expect(w.open().services.accounts.list().total).toBe(0);
+    expect((await (await w.open()).services.accounts.list()).total).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './helpers/build.ts';
 import { createCliWorkspace, failure, type CliWorkspace } from './helpers/cli.ts';
@@ -13,13 +14,11 @@ describe('what the CLI prints of user text', () => {
   });
 
   it('escapes control characters stored before they were refused, in users:show', async () => {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     const user = await sidekick.services.accounts.createUser({ email: 'mallory@example.com', password: PASSWORD });
     // As an older version or an import could have stored them: straight into the table.
-    sidekick.db
-      .prepare('UPDATE users SET name = ?, bio = ? WHERE id = ?')
-      .run('Mal\u001b[2J\u001b[31mory', 'line one\nis_superuser: yes\r\u202eevil', user.id);
+    (await sidekick.db.run(sql('UPDATE users SET name = ?, bio = ? WHERE id = ?'), ['Mal\u001b[2J\u001b[31mory', 'line one\nis_superuser: yes\r\u202eevil', user.id]));
 
     const shown = await w.run(['users:show', 'mallory@example.com']);
     expect(shown.code).toBe(0);
@@ -34,8 +33,8 @@ describe('what the CLI prints of user text', () => {
   });
 
   it('refuses control characters in --name, and stores the name trimmed', async () => {
-    w = createCliWorkspace();
-    await w.open().services.accounts.createUser({ email: 'eve@example.com', password: PASSWORD });
+    w = await createCliWorkspace();
+    await (await w.open()).services.accounts.createUser({ email: 'eve@example.com', password: PASSWORD });
     const refused = failure(await w.run(['users:update', 'eve@example.com', '--name', 'Eve\u001b[2J']));
     expect(refused.code).toBe(2);
     expect(refused.line).toMatch(/Control characters are not allowed\./);

@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -19,8 +20,8 @@ describe('token:* commands against a live server on the same database', () => {
   });
 
   async function serveWithUser(email: string) {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     await sidekick.services.accounts.createUser({ email, password: PASSWORD });
     server = await startServer(sidekick, { port: 0, host: '127.0.0.1' });
     return { sidekick, url: server.url };
@@ -52,16 +53,16 @@ describe('token:* commands against a live server on the same database', () => {
 
   it('token:revoke reports forged, expired and unknown JWTs and jtis (exit 3) and writes nothing', async () => {
     const { sidekick } = await serveWithUser('forged@example.com');
-    const user = sidekick.services.accounts.requireUser('forged@example.com');
-    const live = sidekick.services.credentials.issueJwtPair(user);
+    const user = await sidekick.services.accounts.requireUser('forged@example.com');
+    const live = await sidekick.services.credentials.issueJwtPair(user);
     // Same claims, far-future expiry, signed with a key that is not the server's.
     const [header, payload] = live.refresh.split('.');
     const claims = { ...JSON.parse(Buffer.from(payload, 'base64url').toString()), exp: 4_102_444_800 };
     const forgedInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const forged = `${forgedInput}.${createHmac('sha256', 'not-the-server-secret-0123456789abcdef').update(forgedInput).digest('base64url')}`;
     // Issued two days ago by the same server: past the refresh token's day.
-    const stale = w.open({ clock: new ManualClock(Date.now() - 2 * 86_400_000) });
-    const expired = stale.services.credentials.issueJwtPair(user).refresh;
+    const stale = await w.open({ clock: new ManualClock(Date.now() - 2 * 86_400_000) });
+    const expired = (await stale.services.credentials.issueJwtPair(user)).refresh;
     const unknownJti = randomBytes(16).toString('hex');
 
     const results = await Promise.all([
@@ -75,7 +76,7 @@ describe('token:* commands against a live server on the same database', () => {
       expect(result.lines).toHaveLength(1);
       expect(result.lines[0]).toMatch(/^Error: no live token/);
     }
-    expect(sidekick.db.prepare('SELECT count(*) AS n FROM revoked_jwts').get()).toEqual({ n: 0 });
+    expect((await sidekick.db.get(sql('SELECT count(*) AS n FROM revoked_jwts')))).toEqual({ n: 0 });
     // The live login the forged token copied is untouched.
     expect(await get(`${server!.url}/api/users/profile/`, `Bearer ${live.access}`)).toBe(200);
   });
@@ -86,7 +87,7 @@ describe('token:* commands against a live server on the same database', () => {
     expect(issued.code).toBe(0);
     const token = issued.stdout.trim();
     expect(token).toMatch(/^[0-9a-f]{40}$/);
-    const ids = sidekick.db.prepare<{ id: string }>('SELECT id FROM sessions').all().map((row) => row.id);
+    const ids = (await sidekick.db.all(sql('SELECT id FROM sessions'))).map((row) => row.id);
     expect(ids).toEqual([sha256Hex(token)]);
     expect(await get(`${url}/users/me/`, `Token ${token}`)).toBe(200);
 
@@ -97,8 +98,8 @@ describe('token:* commands against a live server on the same database', () => {
 
   it('token:revoke --jti revokes a refresh token by its id', async () => {
     const { sidekick, url } = await serveWithUser('jti@example.com');
-    const user = sidekick.services.accounts.requireUser('jti@example.com');
-    const { refresh } = sidekick.services.credentials.issueJwtPair(user);
+    const user = await sidekick.services.accounts.requireUser('jti@example.com');
+    const { refresh } = await sidekick.services.credentials.issueJwtPair(user);
     const { jti } = JSON.parse(Buffer.from(refresh.split('.')[1], 'base64url').toString());
     const refreshOnce = () =>
       fetch(`${url}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh }) }).then(
@@ -112,17 +113,17 @@ describe('token:* commands against a live server on the same database', () => {
 
   it('a deactivation by users:update is seen by the server at its next request', async () => {
     const { sidekick, url } = await serveWithUser('late@example.com');
-    const token = sidekick.services.credentials.issueOpaqueToken(sidekick.services.accounts.requireUser('late@example.com'));
+    const token = await sidekick.services.credentials.issueOpaqueToken(await sidekick.services.accounts.requireUser('late@example.com'));
     expect(await get(`${url}/users/me/`, `Token ${token}`)).toBe(200);
     expect((await w.run(['users:update', 'late@example.com', '--no-active'])).code).toBe(0);
     expect(await get(`${url}/users/me/`, `Token ${token}`)).toBe(401);
   });
 
   it('refuses bad combinations and unknown tokens with one line', async () => {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     await sidekick.services.accounts.createUser({ email: 'off@example.com', password: PASSWORD });
-    sidekick.services.accounts.updateAdmin('off@example.com', { isActive: false });
+    await sidekick.services.accounts.updateAdmin('off@example.com', { isActive: false });
     const [none, two, unknown, inactive, badKind] = (
       await Promise.all([
         w.run(['token:revoke']),
@@ -138,6 +139,6 @@ describe('token:* commands against a live server on the same database', () => {
     expect(inactive).toMatchObject({ code: 2, stdout: '', lines: ['Error: user off@example.com is inactive'] });
     expect(badKind.code).toBe(2);
     expect(badKind.lines).toHaveLength(1);
-    expect(sidekick.db.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 0 });
+    expect((await sidekick.db.get(sql('SELECT count(*) AS n FROM sessions')))).toEqual({ n: 0 });
   });
 });

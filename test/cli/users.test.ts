@@ -15,7 +15,7 @@ describe('users:* commands as subprocesses', () => {
   });
 
   it('creates a user with --json and shows the same account in users:show and users:list', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const created = await w.run(['users:create', '--email', 'Ada@Example.com', '--password', PASSWORD, '--name', 'Ada', '--staff', '--json']);
     expect(created.code).toBe(0);
     expect(created.stderr).toBe('');
@@ -37,12 +37,12 @@ describe('users:* commands as subprocesses', () => {
     expect(shown.json()).toEqual(user);
     expect(listed.json()).toEqual({ users: [user], total: 1 });
 
-    const sidekick = w.open();
+    const sidekick = await w.open();
     expect(await passwordWorks(sidekick, 'ada@example.com', PASSWORD)).toBe(true);
   });
 
   it('prints human output without --json', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const created = await w.run(['users:create', '--email', 'bob@example.com', '--password', PASSWORD]);
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/^id:\s+1$/m);
@@ -53,32 +53,32 @@ describe('users:* commands as subprocesses', () => {
   });
 
   it('reads the password from standard input with --password-stdin', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const created = await w.run(['users:create', '--email', 'ci@example.com', '--password-stdin', '--json'], { input: `${PASSWORD}\n` });
     expect(created.code).toBe(0);
-    const sidekick = w.open();
+    const sidekick = await w.open();
     expect(await passwordWorks(sidekick, 'ci@example.com', PASSWORD)).toBe(true);
   });
 
   it('refuses a weak password with one line naming the rule, and creates nothing', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const result = failure(await w.run(['users:create', '--email', 'weak@example.com', '--password', '12345678', '--json']));
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.lines).toEqual([expect.stringMatching(/^Error: password: .*entirely numeric/)]);
-    expect(w.open().services.accounts.list().total).toBe(0);
+    expect((await (await w.open()).services.accounts.list()).total).toBe(0);
   });
 
   it('refuses an email that is already registered', async () => {
-    w = createCliWorkspace();
-    await w.open().services.accounts.createUser({ email: 'taken@example.com', password: PASSWORD });
+    w = await createCliWorkspace();
+    await (await w.open()).services.accounts.createUser({ email: 'taken@example.com', password: PASSWORD });
     const result = failure(await w.run(['users:create', '--email', 'TAKEN@example.com', '--password', PASSWORD]));
     expect(result.code).toBe(2);
     expect(result.lines).toEqual(['Error: email: User with email already exists.']);
   });
 
   it('fails with exit 3 and one line for a user that does not exist, in every command that takes one', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const results = await Promise.all([
       w.run(['users:show', 'ghost@example.com', '--json']),
       w.run(['users:update', 'ghost@example.com', '--staff']),
@@ -95,7 +95,7 @@ describe('users:* commands as subprocesses', () => {
   });
 
   it('fails with exit 2 and one line, without a stack trace, for a bad flag', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const [unknown, badNumber] = (await Promise.all([w.run(['users:list', '--colour']), w.run(['users:list', '--limit', 'lots'])])).map(failure);
     expect(unknown.code).toBe(2);
     expect(unknown.lines).toEqual(['Error: Nonexistent flag: --colour']);
@@ -105,14 +105,14 @@ describe('users:* commands as subprocesses', () => {
   });
 
   it('prints the stack trace only when DEBUG asks for it', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const debug = await w.run(['users:show', 'ghost@example.com'], { env: { DEBUG: '1' } });
     expect(debug.code).toBe(3);
     expect(debug.stderr).toMatch(/\n\s+at /);
   });
 
   it('fails with exit 66 on a missing database and does not create one', async () => {
-    w = createCliWorkspace({ migrate: false });
+    w = await createCliWorkspace({ migrate: false });
     const elsewhere = path.join(w.dataDir, 'nothing-here');
     const result = failure(await w.run(['users:list', '--json'], { env: { SIDEKICK_DATA_DIR: elsewhere } }));
     expect(result.code).toBe(66);
@@ -121,7 +121,7 @@ describe('users:* commands as subprocesses', () => {
   });
 
   it('treats a missing value without a terminal as an error, never waiting for input', async () => {
-    w = createCliWorkspace();
+    w = await createCliWorkspace();
     const [noPassword, noEmail, noConfirmation] = (
       await Promise.all([
         w.run(['users:create', '--email', 'x@example.com']),
@@ -135,10 +135,10 @@ describe('users:* commands as subprocesses', () => {
   });
 
   it('users:update changes flags and name, and deactivation ends every session', async () => {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     const user = await sidekick.services.accounts.createUser({ email: 'eve@example.com', password: PASSWORD });
-    const token = sidekick.services.credentials.issueOpaqueToken(user);
+    const token = await sidekick.services.credentials.issueOpaqueToken(user);
 
     const promoted = await w.run(['users:update', 'eve@example.com', '--staff', '--superuser', '--name', 'Eve', '--json']);
     expect(promoted.code).toBe(0);
@@ -155,10 +155,10 @@ describe('users:* commands as subprocesses', () => {
   });
 
   it('users:set-password applies the policy, ends sessions and mails the notice before exiting', async () => {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     const user = await sidekick.services.accounts.createUser({ email: 'sam@example.com', password: PASSWORD });
-    const token = sidekick.services.credentials.issueOpaqueToken(user);
+    const token = await sidekick.services.credentials.issueOpaqueToken(user);
 
     const weak = failure(await w.run(['users:set-password', 'sam@example.com', '--password', 'sam']));
     expect(weak.code).toBe(2);
@@ -180,23 +180,23 @@ describe('users:* commands as subprocesses', () => {
   });
 
   it('users:delete --yes deletes the user and frees the email', async () => {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     await sidekick.services.accounts.createUser({ email: 'gone@example.com', password: PASSWORD });
     const refused = await w.run(['users:delete', 'gone@example.com', '--json']);
     expect(refused.code).toBe(2);
     expect(refused.stdout).toBe('');
-    expect(sidekick.services.accounts.list().total).toBe(1);
+    expect((await sidekick.services.accounts.list()).total).toBe(1);
 
     const deleted = await w.run(['users:delete', 'gone@example.com', '--yes', '--json']);
     expect(deleted.code).toBe(0);
     expect(deleted.json()).toEqual({ deleted: true, id: 1, email: 'gone@example.com' });
-    expect(sidekick.services.accounts.list().total).toBe(0);
+    expect((await sidekick.services.accounts.list()).total).toBe(0);
   });
 
   it('fails with exit 75 and one line when another process holds the database lock', async () => {
-    w = createCliWorkspace();
-    const sidekick = w.open();
+    w = await createCliWorkspace();
+    const sidekick = await w.open();
     sidekick.db.exec('BEGIN EXCLUSIVE');
     try {
       const result = failure(await w.run(['users:create', '--email', 'late@example.com', '--password', PASSWORD]));

@@ -184,6 +184,6 @@ describe('a browser front end on another origin (real Chromium)', () => {
     expect(steps.failed).toMatch(/Failed to fetch/);
     expect(steps.signUp).toBeUndefined();
     // The JSON sign-up needed a preflight, which got no CORS headers: the POST itself never left the browser.
-    expect(() => api.live.sidekick.services.accounts.requireUser('intruder@example.com')).toThrow(/no user/);
+    await expect(api.live.sidekick.services.accounts.requireUser('intruder@example.com')).rejects.toThrow(/no user/);
   }, 60_000);
 });

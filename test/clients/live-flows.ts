@@ -16,7 +16,7 @@ export interface LiveServer {
 export async function startLiveServer(env: Env = {}): Promise<LiveServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const live = createLiveSidekick({ SIDEKICK_PUBLIC_URL: url, SIDEKICK_LOG_LEVEL: 'warn', ...env });
+  const live = await createLiveSidekick({ SIDEKICK_PUBLIC_URL: url, SIDEKICK_LOG_LEVEL: 'warn', ...env });
   const server = await startServer(live.sidekick, { host: '127.0.0.1', port });
   return {
     live,

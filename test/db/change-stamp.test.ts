@@ -4,39 +4,40 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createChangeStamp } from '../../src/db/change-stamp.ts';
-import { openDatabase, type Database } from '../../src/db/database.ts';
+import { sql } from '../../src/db/port.ts';
+import { openSqlite, type SqliteDatabase } from '../../src/db/sqlite.ts';
 
 describe('database change stamp', () => {
   let dir: string;
   let file: string;
-  const opened: Database[] = [];
+  const opened: SqliteDatabase[] = [];
   const open = (at = file) => {
-    const db = openDatabase(at);
+    const db = openSqlite(at);
     opened.push(db);
     return db;
   };
-  const write = (db: Database, name: string) => db.prepare('INSERT INTO things (name) VALUES (?)').run(name);
+  const write = (db: SqliteDatabase, name: string) => db.run(sql('INSERT INTO things (name) VALUES (?)'), [name]);
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sidekick-stamp-'));
     file = path.join(dir, 'stamp.db');
-    open().exec('CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)');
+    await open().exec('CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)');
   });
-  afterEach(() => {
-    for (const db of opened.splice(0)) db.close();
+  afterEach(async () => {
+    for (const db of opened.splice(0)) await db.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reads the wal-index of a database file, and holds still while nothing is committed', () => {
+  it('reads the wal-index of a database file, and holds still while nothing is committed', async () => {
     const db = open();
     expect(db.changeStampSource).toBe('wal-index');
     const before = db.changeStamp();
-    db.prepare('SELECT * FROM things').all();
-    db.immediate(() => db.prepare('SELECT count(*) FROM things').get());
+    await db.all(sql('SELECT * FROM things'));
+    await db.transaction((tx) => tx.get(sql('SELECT count(*) FROM things')));
     expect(db.changeStamp()).toBe(before);
   });
 
-  it('moves with every commit: its own, another connection’s, across a WAL reset', () => {
+  it('moves with every commit: its own, another connection’s, across a WAL reset', async () => {
     const db = open();
     const other = open();
     const seen = new Set([db.changeStamp()]);
@@ -46,23 +47,23 @@ describe('database change stamp', () => {
       seen.add(stamp);
     };
     for (let i = 0; i < 20; i++) {
-      write(i % 2 ? db : other, `thing ${i}`);
+      await write(i % 2 ? db : other, `thing ${i}`);
       expectMoved();
     }
     // A truncating checkpoint resets the WAL: the next commit starts again at frame 1.
-    other.checkpoint();
+    await other.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     db.changeStamp();
-    write(other, 'after the reset');
+    await write(other, 'after the reset');
     expectMoved();
   });
 
-  it('moves for every read inside an open transaction, where its own writes are not yet committed', () => {
+  it('moves for every read inside an open transaction, where its own writes are not yet committed', async () => {
     const db = open();
-    db.exec('BEGIN IMMEDIATE');
+    await db.exec('BEGIN IMMEDIATE');
     const before = db.changeStamp();
-    write(db, 'not yet committed');
+    await write(db, 'not yet committed');
     expect(db.changeStamp()).not.toBe(before);
-    db.exec('ROLLBACK');
+    await db.exec('ROLLBACK');
   });
 
   it('sees a commit made by another process', () => {
@@ -77,37 +78,37 @@ describe('database change stamp', () => {
     expect(db.changeStamp()).not.toBe(before);
   });
 
-  it('finds the wal-index of a database reached through a symlink', () => {
+  it('finds the wal-index of a database reached through a symlink', async () => {
     const link = path.join(dir, 'link.db');
     symlinkSync(file, link);
     const db = open(link);
     expect(db.changeStampSource).toBe('wal-index');
     const before = db.changeStamp();
-    write(open(), 'through the real path');
+    await write(open(), 'through the real path');
     expect(db.changeStamp()).not.toBe(before);
   });
 
-  it('leaves the locks of this process’s other connections alone when a database closes', () => {
+  it('leaves the locks of this process’s other connections alone when a database closes', async () => {
     // POSIX releases all of a process's locks on a file when any of its descriptors of that file closes.
     const holder = open();
-    holder.exec('BEGIN IMMEDIATE');
-    openDatabase(file).close();
+    await holder.exec('BEGIN IMMEDIATE');
+    await openSqlite(file).close();
     const child = spawnSync(
       process.execPath,
       ['-e', `new (require('better-sqlite3'))(${JSON.stringify(file)}, { timeout: 0 }).exec('BEGIN IMMEDIATE')`],
       { encoding: 'utf8' },
     );
-    holder.exec('ROLLBACK');
+    await holder.exec('ROLLBACK');
     expect(child.status).not.toBe(0);
     expect(child.stderr).toContain('database is locked');
   });
 
-  it('asks SQLite where there is no wal-index: in memory, or a file that is not one', () => {
+  it('asks SQLite where there is no wal-index: in memory, or a file that is not one', async () => {
     const memory = open(':memory:');
     expect(memory.changeStampSource).toBe('sql');
-    memory.exec('CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)');
+    await memory.exec('CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)');
     const before = memory.changeStamp();
-    write(memory, 'in memory');
+    await write(memory, 'in memory');
     expect(memory.changeStamp()).not.toBe(before);
 
     const fake = path.join(dir, 'fake.db');

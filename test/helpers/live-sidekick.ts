@@ -6,7 +6,7 @@ import { createHttpApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Clock } from '../../src/services/clock.ts';
 import { createSidekick, type Sidekick } from '../../src/sidekick.ts';
-import { LogCapture, testConfig } from './sidekick.ts';
+import { LogCapture, testConfig, withTestDatabase } from './sidekick.ts';
 
 export interface LiveSidekick {
   sidekick: Sidekick;
@@ -23,11 +23,11 @@ export interface LiveSidekick {
  * A Sidekick wired exactly as `serve` wires it — the mail transport chosen by the config (SMTP with
  * SIDEKICK_SMTP_URL, `.eml` files without) — on a fresh data folder, logs captured.
  */
-export function createLiveSidekick(env: Env = {}, options: { clock?: Clock } = {}): LiveSidekick {
+export async function createLiveSidekick(env: Env = {}, options: { clock?: Clock } = {}): Promise<LiveSidekick> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-live-'));
-  const config = testConfig(dataDir, env);
+  const config = testConfig(dataDir, await withTestDatabase(env));
   const logs = new LogCapture();
-  const sidekick = createSidekick(config, { clock: options.clock, logger: createLogger('debug', logs) });
+  const sidekick = await createSidekick(config, { clock: options.clock, logger: createLogger('debug', logs) });
   const app = createHttpApp(sidekick);
   return {
     sidekick,

@@ -9,6 +9,7 @@ import type { MailTransport } from '../../src/mail/transports.ts';
 import type { OutgoingMail } from '../../src/services/mailer.ts';
 import { createSidekick, type Sidekick, type SidekickOptions } from '../../src/sidekick.ts';
 import { ManualClock } from './clock.ts';
+import { freshPostgresDatabase, suiteEngine, type TestEngine } from './postgres.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 
@@ -62,17 +63,27 @@ export function testConfig(dataDir: string, env: Env = {}): ResolvedConfig {
   );
 }
 
+/** `env` with a fresh PostgreSQL database when `engine` (by default the suite's) is PostgreSQL. */
+export async function withTestDatabase(env: Env, engine: TestEngine = suiteEngine()): Promise<Env> {
+  if (engine === 'sqlite' || env.SIDEKICK_DATABASE_URL !== undefined) return env;
+  return { ...env, SIDEKICK_DATABASE_URL: await freshPostgresDatabase() };
+}
+
 /**
- * A fresh Sidekick on its own SQLite file in a temporary folder, with a manual clock, bcrypt at its
- * lowest cost (through the config, as users would set it) and mail kept in memory.
+ * A fresh Sidekick on its own database (an SQLite file in a temporary folder, or a new PostgreSQL
+ * database with SIDEKICK_TEST_DB=postgres or `engine`), with a manual clock, bcrypt at its lowest cost
+ * (through the config, as users would set it) and mail kept in memory.
  */
-export function createTestSidekick(env: Env = {}, options: Pick<SidekickOptions, 'hashConcurrency'> = {}): TestSidekick {
+export async function createTestSidekick(
+  env: Env = {},
+  options: Pick<SidekickOptions, 'hashConcurrency'> & { engine?: TestEngine } = {},
+): Promise<TestSidekick> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-test-'));
-  const config = testConfig(dataDir, env);
+  const config = testConfig(dataDir, await withTestDatabase(env, options.engine));
   const clock = new ManualClock();
   const logs = new LogCapture();
   const transport = new MemoryTransport();
-  const sidekick = createSidekick(config, { clock, logger: createLogger('debug', logs), transport, ...options });
+  const sidekick = await createSidekick(config, { clock, logger: createLogger('debug', logs), transport, hashConcurrency: options.hashConcurrency });
   const app = createHttpApp(sidekick);
   let delivered = 0;
   return {

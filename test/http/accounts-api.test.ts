@@ -10,8 +10,8 @@ const slashCases = (path: string) => bothForms(path).map((p) => [p.endsWith('/')
 
 describe('accounts API table (contract §2)', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();

@@ -13,7 +13,7 @@ const NO_ACCOUNT = {
 describe('JWT login (contract §2, §5)', () => {
   let t: TestSidekick;
   beforeEach(async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     await registerUser(t, 'hero@example.com');
   });
   afterEach(async () => {
@@ -33,7 +33,7 @@ describe('JWT login (contract §2, §5)', () => {
   });
 
   it('refuses an inactive user with the same 401 as a wrong password', async () => {
-    t.sidekick.services.accounts.updateAdmin('hero@example.com', { isActive: false });
+    await t.sidekick.services.accounts.updateAdmin('hero@example.com', { isActive: false });
     const response = await login('hero@example.com', STRONG_PASSWORD);
     expect(response.status).toBe(401);
     expect(response.body).toEqual(NO_ACCOUNT);

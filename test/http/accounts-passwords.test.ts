@@ -7,8 +7,8 @@ const REGISTER = '/api/users/register/';
 
 describe('password policy at registration (contract §5)', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();

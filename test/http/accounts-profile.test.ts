@@ -11,7 +11,7 @@ describe('profile and deletion (contract §2)', () => {
   let access: string;
   let superhero: string;
   beforeEach(async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     superhero = (await registerUser(t, 'hero@example.com')).superhero_name;
     ({ access } = await loginJwt(t, 'hero@example.com'));
   });
@@ -56,7 +56,7 @@ describe('profile and deletion (contract §2)', () => {
     expect(response.body.email).toBe('hero@example.com');
     expect(response.body.superhero_name).toBe(superhero);
     expect(response.body.preferences).toBe('Hiking');
-    const user = t.sidekick.services.accounts.requireUser('hero@example.com');
+    const user = await t.sidekick.services.accounts.requireUser('hero@example.com');
     expect(user.isStaff).toBe(false);
     expect(user.isSuperuser).toBe(false);
     expect((await call(t.app, 'POST', '/api/users/login/', { body: { email: 'hero@example.com', password: 'Sneaky-Password-1' } })).status).toBe(401);
@@ -108,7 +108,7 @@ describe('profile and deletion (contract §2)', () => {
   });
 
   it('takes a deactivation into account on the next request', async () => {
-    t.sidekick.services.accounts.updateAdmin('hero@example.com', { isActive: false });
+    await t.sidekick.services.accounts.updateAdmin('hero@example.com', { isActive: false });
     expect((await call(t.app, 'GET', PROFILE, { bearer: access })).status).toBe(401);
   });
 

@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { call } from '../helpers/http.ts';
 import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
@@ -11,8 +12,8 @@ const otherCode = (code: string) => String((Number(code) + 1) % 1_000_000).padSt
 
 describe('registration with a mailed code (contract §2, §5)', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();
@@ -32,7 +33,7 @@ describe('registration with a mailed code (contract §2, §5)', () => {
     expect(mails[0].to).toBe('new@example.com');
     const code = codeFrom(mails, 'new@example.com');
     expect(code).toMatch(/^\d{6}$/);
-    const rows = t.sidekick.db.prepare<{ code_hash: string }>('SELECT code_hash FROM pending_registrations').all();
+    const rows = (await t.sidekick.db.all(sql('SELECT code_hash FROM pending_registrations')));
     expect(rows).toHaveLength(1);
     expect(rows[0].code_hash).not.toContain(code);
   });
@@ -50,7 +51,7 @@ describe('registration with a mailed code (contract §2, §5)', () => {
     expect(notice.text).not.toMatch(/\b\d{6}\b/);
     expect(notice.text).toMatch(/already/);
     expect(() => codeFrom([notice], 'known@example.com')).toThrow();
-    const pending = t.sidekick.db.prepare('SELECT email FROM pending_registrations WHERE email = ?').get('known@example.com');
+    const pending = (await t.sidekick.db.get(sql('SELECT email FROM pending_registrations WHERE email = ?'), ['known@example.com']));
     expect(pending).toBeUndefined();
   });
 
@@ -116,7 +117,7 @@ describe('registration with a mailed code (contract §2, §5)', () => {
   });
 
   it('accepts the code until SIDEKICK_OTP_TTL and refuses it after', async () => {
-    const short = createTestSidekick({ SIDEKICK_OTP_TTL: '2m' });
+    const short = await createTestSidekick({ SIDEKICK_OTP_TTL: '2m' });
     try {
       await call(short.app, 'POST', REGISTER, { body: registrationBody('a@example.com') });
       await call(short.app, 'POST', REGISTER, { body: registrationBody('b@example.com') });
@@ -168,7 +169,7 @@ describe('registration with a mailed code (contract §2, §5)', () => {
     expect((await confirm('new@example.com', code)).status).toBe(201);
     const again = await confirm('new@example.com', code);
     expect(again.status).toBe(400);
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
   });
 
   it('kills the previous code when a new one is sent', async () => {
@@ -188,7 +189,7 @@ describe('registration with a mailed code (contract §2, §5)', () => {
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 400)).toHaveLength(9);
-    expect(users()).toBe(1);
+    expect(await users()).toBe(1);
   });
 
   it('accepts the code as a number as well as a string', async () => {
@@ -199,7 +200,7 @@ describe('registration with a mailed code (contract §2, §5)', () => {
     expect((await confirm('num@example.com', Number(code))).status).toBe(201);
   });
 
-  function users(): number {
-    return t.sidekick.db.prepare<{ n: number }>('SELECT count(*) AS n FROM users').get()!.n;
+  async function users(): Promise<number> {
+    return (await t.sidekick.db.get(sql<{ n: number }>('SELECT count(*) AS n FROM users')))!.n;
   }
 });

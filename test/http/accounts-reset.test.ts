@@ -11,7 +11,7 @@ const SENT = { message: 'Password reset link sent to your email' };
 describe('password reset by mail (contract §2, §5)', () => {
   let t: TestSidekick;
   beforeEach(async () => {
-    t = createTestSidekick({ SIDEKICK_PUBLIC_URL: 'https://accounts.example.org' });
+    t = await createTestSidekick({ SIDEKICK_PUBLIC_URL: 'https://accounts.example.org' });
     await registerUser(t, 'hero@example.com');
   });
   afterEach(async () => {
@@ -42,7 +42,7 @@ describe('password reset by mail (contract §2, §5)', () => {
   });
 
   it('mails nothing to an inactive account but answers the same', async () => {
-    t.sidekick.services.accounts.updateAdmin('hero@example.com', { isActive: false });
+    await t.sidekick.services.accounts.updateAdmin('hero@example.com', { isActive: false });
     const response = await call(t.app, 'POST', RESET, { body: { email: 'hero@example.com' } });
     expect(response.body).toEqual(SENT);
     expect(await t.deliver()).toEqual([]);

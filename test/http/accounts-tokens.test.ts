@@ -23,7 +23,7 @@ describe('JWTs: refresh, verify, blacklist, forgeries (contract §2, §4)', () =
   let access: string;
   let refresh: string;
   beforeEach(async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     await registerUser(t, 'hero@example.com');
     ({ access, refresh } = await loginJwt(t, 'hero@example.com'));
   });
@@ -191,7 +191,7 @@ describe('JWTs: refresh, verify, blacklist, forgeries (contract §2, §4)', () =
 describe('refresh token rotation (SIDEKICK_ROTATE_REFRESH_TOKENS=true)', () => {
   let t: TestSidekick;
   beforeEach(async () => {
-    t = createTestSidekick({ SIDEKICK_ROTATE_REFRESH_TOKENS: 'true' });
+    t = await createTestSidekick({ SIDEKICK_ROTATE_REFRESH_TOKENS: 'true' });
     await registerUser(t, 'hero@example.com');
   });
   afterEach(async () => {

@@ -7,8 +7,8 @@ const DATE_FORMAT = 'Date has wrong format. Use one of these formats instead: YY
 
 describe('HTTP conventions (contract §1)', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();

@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
@@ -23,7 +24,7 @@ describe('over a real listening socket', () => {
   let t: TestSidekick;
   let server: RunningServer;
   beforeEach(async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     server = await startServer(t.sidekick, { host: '127.0.0.1', port: 0 });
   });
   afterEach(async () => {
@@ -89,7 +90,7 @@ describe('over a real listening socket', () => {
         chunks: [JSON.stringify({ email, password: 'Wrong-Password-1' })],
       });
     expect((await login('a@example.com')).status).toBe(401);
-    const rows = t.sidekick.db.prepare<{ bucket: string }>('SELECT bucket FROM throttle_events ORDER BY bucket').all();
+    const rows = await t.sidekick.db.all(sql<{ bucket: string }>('SELECT bucket FROM throttle_events ORDER BY bucket'));
     expect(rows.map((r) => r.bucket)).toEqual([
       'login:account:a@example.com all',
       'login:account:a@example.com from 127.0.0.1',

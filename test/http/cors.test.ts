@@ -26,7 +26,7 @@ describe('CORS for browser front ends (SIDEKICK_CORS_ORIGINS, contract §1)', ()
     });
 
   it('answers a preflight to an authenticated path with 204 before authentication, naming its methods', async () => {
-    t = createTestSidekick({ SIDEKICK_CORS_ORIGINS: `https://other.example.com, ${ADMIN}` });
+    t = await createTestSidekick({ SIDEKICK_CORS_ORIGINS: `https://other.example.com, ${ADMIN}` });
     for (const path of ['/auth/users/me/', '/users/me', '/api/users/profile/']) {
       const response = await preflight(path, ADMIN);
       expect(response.status, path).toBe(204);
@@ -44,7 +44,7 @@ describe('CORS for browser front ends (SIDEKICK_CORS_ORIGINS, contract §1)', ()
   });
 
   it('makes every answer to an allowed origin readable, errors included, exposing Retry-After', async () => {
-    t = createTestSidekick({ SIDEKICK_CORS_ORIGINS: ADMIN });
+    t = await createTestSidekick({ SIDEKICK_CORS_ORIGINS: ADMIN });
     const { token } = await kitchenSignUp(t, 'cors@example.com');
     const answers = [
       await t.app.request('/users/me/', { headers: { origin: ADMIN, authorization: `Token ${token}` } }),
@@ -69,7 +69,7 @@ describe('CORS for browser front ends (SIDEKICK_CORS_ORIGINS, contract §1)', ()
   });
 
   it('gives an unlisted origin no CORS headers at all, preflight included', async () => {
-    t = createTestSidekick({ SIDEKICK_CORS_ORIGINS: ADMIN });
+    t = await createTestSidekick({ SIDEKICK_CORS_ORIGINS: ADMIN });
     const pre = await preflight('/users/me/', 'http://evil.example.com');
     expect(corsHeadersOf(pre)).toEqual([]);
     expect(pre.status).not.toBe(204);
@@ -82,7 +82,7 @@ describe('CORS for browser front ends (SIDEKICK_CORS_ORIGINS, contract §1)', ()
   });
 
   it('sends no CORS headers when SIDEKICK_CORS_ORIGINS is unset', async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     const pre = await preflight('/users/me/', ADMIN);
     expect(corsHeadersOf(pre)).toEqual([]);
     const get = await t.app.request('/users/me/', { headers: { origin: ADMIN } });
@@ -90,7 +90,7 @@ describe('CORS for browser front ends (SIDEKICK_CORS_ORIGINS, contract §1)', ()
   });
 
   it('allows any origin with *', async () => {
-    t = createTestSidekick({ SIDEKICK_CORS_ORIGINS: '*' });
+    t = await createTestSidekick({ SIDEKICK_CORS_ORIGINS: '*' });
     const pre = await preflight('/auth/users/me/', 'http://anything.example');
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
@@ -104,7 +104,7 @@ describe('CORS for browser front ends (SIDEKICK_CORS_ORIGINS, contract §1)', ()
   });
 
   it('leaves a plain OPTIONS (no preflight) to the resource, which answers with Allow', async () => {
-    t = createTestSidekick({ SIDEKICK_CORS_ORIGINS: ADMIN });
+    t = await createTestSidekick({ SIDEKICK_CORS_ORIGINS: ADMIN });
     const response = await t.app.request('/api/users/login/', { method: 'OPTIONS' });
     expect(response.status).toBe(200);
     expect(response.headers.get('allow')).toContain('POST');

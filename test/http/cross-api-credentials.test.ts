@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STRONG_PASSWORD, loginJwt, registerUser } from '../helpers/accounts.ts';
 import { call } from '../helpers/http.ts';
@@ -8,8 +9,8 @@ const HERO = /^[a-z]+_[0-9a-f]{7}$/;
 
 describe('one person, one account across both APIs', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();
@@ -53,7 +54,7 @@ describe('one person, one account across both APIs', () => {
     const viaJwt = await call(t.app, 'GET', '/api/users/profile/', { bearer: access });
     expect(viaJwt.body).toEqual(viaToken.body);
     expect((await call(t.app, 'POST', '/api/token/refresh/', { body: { refresh } })).status).toBe(200);
-    const row = t.sidekick.db.prepare<{ n: number }>('SELECT count(*) AS n FROM users').get();
+    const row = (await t.sidekick.db.get(sql('SELECT count(*) AS n FROM users')));
     expect(row?.n).toBe(1);
     expect((await call(t.app, 'POST', '/token/', { body: { email: 'kitchen@example.com', password: STRONG_PASSWORD } })).body.user_id).toBe(user_id);
   });
@@ -93,8 +94,8 @@ describe('one person, one account across both APIs', () => {
 
 describe('credential schemes (contract §4)', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();
@@ -170,7 +171,7 @@ describe('credential schemes (contract §4)', () => {
   it('kills JWTs and kitchen tokens alike on deactivation', async () => {
     const { token, user_id } = await kitchenSignUp(t, 'paused@example.com');
     const { access } = await loginJwt(t, 'paused@example.com');
-    t.sidekick.db.prepare('UPDATE users SET is_active = 0 WHERE id = ?').run(user_id);
+    (await t.sidekick.db.run(sql('UPDATE users SET is_active = 0 WHERE id = ?'), [user_id]));
     expect((await call(t.app, 'GET', '/users/me/', { bearer: access })).status).toBe(401);
     expect((await call(t.app, 'GET', '/api/users/profile/', { token })).status).toBe(401);
     const jwtLogin = await call(t.app, 'POST', '/api/users/login/', { body: { email: 'paused@example.com', password: STRONG_PASSWORD } });

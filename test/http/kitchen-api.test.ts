@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STRONG_PASSWORD } from '../helpers/accounts.ts';
 import { call } from '../helpers/http.ts';
@@ -9,8 +10,8 @@ const OPAQUE = /^[0-9a-f]{40}$/;
 
 describe('kitchen API (document 002, contract §3)', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();
@@ -171,7 +172,7 @@ describe('kitchen API (document 002, contract §3)', () => {
     it('gives one answer for a wrong password, an unknown email and an inactive account', async () => {
       await kitchenSignUp(t, 'known@example.com');
       await kitchenSignUp(t, 'sleeping@example.com');
-      t.sidekick.services.accounts.updateAdmin('sleeping@example.com', { isActive: false });
+      await t.sidekick.services.accounts.updateAdmin('sleeping@example.com', { isActive: false });
       const attempts = [
         { email: 'known@example.com', password: 'Wrong-Horse-Battery-9' },
         { email: 'nobody@example.com', password: STRONG_PASSWORD },
@@ -384,11 +385,12 @@ describe('kitchen API (document 002, contract §3)', () => {
       });
       expect(response.status).toBe(201);
       expect(response.body).toMatchObject({ email: 'mass@example.com', is_staff: false, is_superuser: false, is_active: true, name: 'Allowed' });
-      const row = t.sidekick.db
-        .prepare<{ id: number; email: string; is_staff: number; is_superuser: number; is_active: number }>(
+      const row = await t.sidekick.db.get(
+        sql<{ id: number; email: string; is_staff: number; is_superuser: number; is_active: number }>(
           'SELECT id, email, is_staff, is_superuser, is_active FROM users WHERE id = ?',
-        )
-        .get(user_id);
+        ),
+        [user_id],
+      );
       expect(row).toEqual({ id: user_id, email: 'mass@example.com', is_staff: 0, is_superuser: 0, is_active: 1 });
       // The password did not change either: the old one still logs in, the smuggled one does not.
       expect(await kitchenLogin(t, 'mass@example.com')).toMatch(OPAQUE);

@@ -8,7 +8,7 @@ describe('kitchen API over a listening server', () => {
   let t: TestSidekick;
   let server: RunningServer;
   beforeEach(async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     server = await startServer(t.sidekick, { host: '127.0.0.1', port: 0 });
   });
   afterEach(async () => {

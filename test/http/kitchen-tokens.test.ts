@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,8 +12,8 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 
 describe('kitchen opaque tokens (contract §4)', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();
@@ -30,9 +31,7 @@ describe('kitchen opaque tokens (contract §4)', () => {
     const tokens = [(await kitchenSignUp(t, 'plain@example.com')).token];
     tokens.push(await kitchenLogin(t, 'plain@example.com'));
     tokens.push(await kitchenLogin(t, 'plain@example.com'));
-    const rows = t.sidekick.db
-      .prepare<Record<string, unknown>>("SELECT * FROM sessions WHERE kind = 'token'")
-      .all();
+    const rows = await t.sidekick.db.all(sql<Record<string, unknown>>("SELECT * FROM sessions WHERE kind = 'token'"));
     expect(rows).toHaveLength(3);
     const stored = JSON.stringify(rows);
     for (const token of tokens) {
@@ -40,7 +39,9 @@ describe('kitchen opaque tokens (contract §4)', () => {
       // What is stored is the token's digest, so a lost database copy yields no usable token.
       expect(rows.map((row) => row.id)).toContain(sha256(token));
     }
-    const files = [t.sidekick.db.path, `${t.sidekick.db.path}-wal`].filter(existsSync);
+    // The database's own files (SQLite; a PostgreSQL cluster's files are not this process's to read).
+    if (t.sidekick.db.engine !== 'sqlite') return;
+    const files = [t.sidekick.db.location, `${t.sidekick.db.location}-wal`].filter(existsSync);
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       const bytes = readFileSync(file);
@@ -85,7 +86,7 @@ describe('kitchen opaque tokens (contract §4)', () => {
         expect(await t.sidekick.services.credentials.revokeToken(token)).toBe(true);
       },
       async 'operator deactivation'(email) {
-        t.sidekick.services.accounts.updateAdmin(email, { isActive: false });
+        await t.sidekick.services.accounts.updateAdmin(email, { isActive: false });
       },
       async deletion(email) {
         const token = await kitchenLogin(t, email);
@@ -108,7 +109,7 @@ describe('kitchen opaque tokens (contract §4)', () => {
 
   it('die when the account is deactivated, even with the session rows still in place', async () => {
     const { token, user_id } = await kitchenSignUp(t, 'inactive@example.com');
-    t.sidekick.db.prepare('UPDATE users SET is_active = 0 WHERE id = ?').run(user_id);
+    (await t.sidekick.db.run(sql('UPDATE users SET is_active = 0 WHERE id = ?'), [user_id]));
     const response = await call(t.app, 'GET', '/users/me/', { token });
     expect(response.status).toBe(401);
     expect(response.body.code).toBe('authentication_failed');
@@ -120,8 +121,8 @@ describe('kitchen opaque tokens (contract §4)', () => {
 
   it('stay dead after an operator deactivates and then reactivates the account', async () => {
     const { token } = await kitchenSignUp(t, 'again@example.com');
-    t.sidekick.services.accounts.updateAdmin('again@example.com', { isActive: false });
-    t.sidekick.services.accounts.updateAdmin('again@example.com', { isActive: true });
+    await t.sidekick.services.accounts.updateAdmin('again@example.com', { isActive: false });
+    await t.sidekick.services.accounts.updateAdmin('again@example.com', { isActive: true });
     expect(await meStatus(t, `Token ${token}`)).toBe(401);
     expect(await meStatus(t, `Token ${await kitchenLogin(t, 'again@example.com')}`)).toBe(200);
   });
@@ -165,7 +166,7 @@ describe('kitchen opaque tokens (contract §4)', () => {
 
 describe('kitchen token TTL from configuration', () => {
   it('expires tokens after SIDEKICK_TOKEN_TTL', async () => {
-    const t = createTestSidekick({ SIDEKICK_TOKEN_TTL: '1h' });
+    const t = await createTestSidekick({ SIDEKICK_TOKEN_TTL: '1h' });
     try {
       const { token } = await kitchenSignUp(t, 'short@example.com');
       t.clock.advanceSeconds(3599);
@@ -180,8 +181,8 @@ describe('kitchen token TTL from configuration', () => {
 
 describe('kitchen login cost', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();

@@ -8,8 +8,8 @@ import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
 /** Multipart bodies (DRF's MultiPartParser), on every endpoint that takes a body (contract §1). */
 describe('multipart/form-data bodies', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();

@@ -17,7 +17,7 @@ describe('fields and codes the originals’ clients depend on', () => {
   });
 
   it('answers the login with the email beside the tokens', async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     await registerUser(t, 'hero@example.com');
     const login = await call(t.app, 'POST', '/api/users/login/', { body: { email: ' HERO@example.com', password: STRONG_PASSWORD } });
     expect(login.status).toBe(200);
@@ -26,7 +26,7 @@ describe('fields and codes the originals’ clients depend on', () => {
   });
 
   it('answers PUT /users/me/ with 201 and PATCH with 200, under both prefixes', async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     const { token } = await kitchenSignUp(t, 'kitchen@example.com');
     for (const prefix of ['', '/auth']) {
       expect((await call(t.app, 'PUT', `${prefix}/users/me/`, { token, body: { name: 'Put' } })).status).toBe(201);
@@ -35,7 +35,7 @@ describe('fields and codes the originals’ clients depend on', () => {
   });
 
   it('writes and returns phone_number; null or blank clears it', async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     const { token } = await kitchenSignUp(t, 'phone@example.com');
     expect((await call(t.app, 'GET', '/users/me/', { token })).body.phone_number).toBe('');
     const set = await call(t.app, 'PUT', '/users/me/', { token, body: { phone_number: ' +44 20 7946 0958 ' } });
@@ -50,7 +50,7 @@ describe('fields and codes the originals’ clients depend on', () => {
   });
 
   it('puts a message for a person on every accounts-API error, and none on the kitchen API', async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     const cases: [string, string, unknown, string][] = [
       ['POST', '/api/users/register/', registrationBody('bad'), 'Enter a valid email address.'],
       ['POST', '/api/users/login/', { email: 'nobody@example.com', password: STRONG_PASSWORD }, 'No active account found with the given credentials'],
@@ -70,7 +70,7 @@ describe('fields and codes the originals’ clients depend on', () => {
 
   describe('SIDEKICK_MIN_AGE', () => {
     it('refuses a younger person at both registration steps, and lets one of age through', async () => {
-      t = createTestSidekick({ SIDEKICK_MIN_AGE: '18' });
+      t = await createTestSidekick({ SIDEKICK_MIN_AGE: '18' });
       const young = await call(t.app, 'POST', '/api/users/register/', { body: registrationBody('young@example.com', { dob: EIGHTEEN_TOMORROW }) });
       expect(young.status).toBe(400);
       expect(young.body).toEqual({ ...TOO_YOUNG, message: TOO_YOUNG.non_field_errors[0] });
@@ -83,7 +83,7 @@ describe('fields and codes the originals’ clients depend on', () => {
     });
 
     it('refuses a kitchen sign-up and an operator create for a younger person; no date, no rule', async () => {
-      t = createTestSidekick({ SIDEKICK_MIN_AGE: '18' });
+      t = await createTestSidekick({ SIDEKICK_MIN_AGE: '18' });
       const young = await call(t.app, 'POST', '/users/', {
         body: { email: 'young@example.com', password: STRONG_PASSWORD, date_of_birth: EIGHTEEN_TOMORROW },
       });
@@ -96,7 +96,7 @@ describe('fields and codes the originals’ clients depend on', () => {
     });
 
     it('refuses a later change of date of birth that makes the person too young, on both APIs', async () => {
-      t = createTestSidekick({ SIDEKICK_MIN_AGE: '18' });
+      t = await createTestSidekick({ SIDEKICK_MIN_AGE: '18' });
       await registerUser(t, 'adult@example.com', { dob: '1990-01-01' });
       const { access } = await loginJwt(t, 'adult@example.com');
       const accounts = await call(t.app, 'PATCH', '/api/users/profile/', { bearer: access, body: { dob: EIGHTEEN_TOMORROW } });
@@ -110,7 +110,7 @@ describe('fields and codes the originals’ clients depend on', () => {
     });
 
     it('has no age rule when unset', async () => {
-      t = createTestSidekick();
+      t = await createTestSidekick();
       await registerUser(t, 'kid@example.com', { dob: '2020-06-01' });
     });
   });

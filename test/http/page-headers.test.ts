@@ -7,8 +7,8 @@ import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
 /** The headers of contract §1: pages and answers that carry a token. */
 describe('page and token headers', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();

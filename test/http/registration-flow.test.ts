@@ -5,8 +5,8 @@ import { loginJwt, registerUser } from '../helpers/accounts.ts';
 
 describe('accounts API end to end', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();

@@ -13,7 +13,7 @@ const LINK_INVALID = { detail: 'Invalid or expired link.', code: 'reset_link_inv
 describe('how long a reset link lives', () => {
   let t: TestSidekick;
   beforeEach(async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     await registerUser(t, 'hero@example.com');
   });
   afterEach(async () => {
@@ -34,17 +34,17 @@ describe('how long a reset link lives', () => {
 
   it('survives a login that rehashes the password at a new bcrypt cost', async () => {
     const path = await requestResetPath(t, 'hero@example.com');
-    const before = t.sidekick.services.accounts.requireUser('hero@example.com').passwordHash;
+    const before = (await t.sidekick.services.accounts.requireUser('hero@example.com')).passwordHash;
     // The same data folder served with a higher cost, as after an operator raised SIDEKICK_BCRYPT_COST.
     let upgraded: Sidekick | undefined;
     try {
-      upgraded = createSidekick(testConfig(t.dataDir, { SIDEKICK_BCRYPT_COST: '5' }), { clock: t.clock, logger: createLogger('silent', new LogCapture()) });
+      upgraded = await createSidekick(testConfig(t.dataDir, { SIDEKICK_BCRYPT_COST: '5', SIDEKICK_DATABASE_URL: t.config.databaseUrl }), { clock: t.clock, logger: createLogger('silent', new LogCapture()) });
       const login = await call(createHttpApp(upgraded), 'POST', '/api/users/login/', { body: { email: 'hero@example.com', password: STRONG_PASSWORD } });
       expect(login.status).toBe(200);
     } finally {
       await upgraded?.close();
     }
-    const after = t.sidekick.services.accounts.requireUser('hero@example.com').passwordHash;
+    const after = (await t.sidekick.services.accounts.requireUser('hero@example.com')).passwordHash;
     expect(before.startsWith('$2b$04$')).toBe(true);
     expect(after.startsWith('$2b$05$')).toBe(true);
     expect((await confirm(path)).status).toBe(200);

@@ -9,7 +9,7 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded', accept: 'tex
 describe('reset pages', () => {
   let t: TestSidekick;
   beforeEach(async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     await registerUser(t, 'hero@example.com');
     await t.deliver();
   });

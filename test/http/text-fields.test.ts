@@ -11,7 +11,7 @@ describe('control characters in text fields', () => {
   let t: TestSidekick;
   let token: string;
   beforeEach(async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     token = (await kitchenSignUp(t, 'cook@example.com')).token;
   });
   afterEach(async () => {

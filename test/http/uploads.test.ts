@@ -37,7 +37,7 @@ describe('profile pictures (contract §3)', () => {
   const fileNameOf = (url: string) => url.slice(`${PUBLIC_URL}/media/`.length);
 
   beforeEach(async () => {
-    t = createTestSidekick({ SIDEKICK_PUBLIC_URL: PUBLIC_URL });
+    t = await createTestSidekick({ SIDEKICK_PUBLIC_URL: PUBLIC_URL });
     token = (await kitchenSignUp(t, 'hero@example.com')).token;
   });
   afterEach(async () => {
@@ -118,7 +118,7 @@ describe('profile pictures (contract §3)', () => {
 
   it('holds uploads to SIDEKICK_UPLOAD_MAX', async () => {
     await t.close();
-    t = createTestSidekick({ SIDEKICK_PUBLIC_URL: PUBLIC_URL, SIDEKICK_UPLOAD_MAX: '100KB' });
+    t = await createTestSidekick({ SIDEKICK_PUBLIC_URL: PUBLIC_URL, SIDEKICK_UPLOAD_MAX: '100KB' });
     token = (await kitchenSignUp(t, 'hero@example.com')).token;
     const image = await solidImage('png');
     expect((await upload(Buffer.concat([image, Buffer.alloc(101 * 1024)]))).status).toBe(413);
@@ -173,7 +173,7 @@ describe('profile pictures (contract §3)', () => {
     const mine = await kitchenSignUp(t, 'copycat@example.com');
     const copied = await call(t.app, 'PUT', '/users/me/', { token: mine.token, body: { profile_picture: theirs } });
     expect(copied.body.profile_picture).toBe(theirs);
-    t.sidekick.services.accounts.deleteByEmail('copycat@example.com');
+    await t.sidekick.services.accounts.deleteByEmail('copycat@example.com');
     expect(stored()).toEqual([fileNameOf(theirs)]);
   });
 
@@ -208,7 +208,7 @@ describe('profile pictures (contract §3)', () => {
     token = other.token;
     await upload(await solidImage('gif'), 'me.gif', 'image/gif');
     expect(stored()).toHaveLength(1);
-    t.sidekick.services.accounts.deleteByEmail('other@example.com');
+    await t.sidekick.services.accounts.deleteByEmail('other@example.com');
     expect(stored()).toEqual([]);
   });
 
@@ -246,12 +246,12 @@ describe('profile pictures (contract §3)', () => {
     for (const name of [picture, orphan, notOurs]) utimesSync(path.join(mediaDir(), name), ago(120), ago(120));
     utimesSync(path.join(mediaDir(), recentOrphan), ago(10), ago(10));
 
-    expect(t.sidekick.services.maintenance.purgeExpired().orphanUploads).toBe(1);
+    expect((await t.sidekick.services.maintenance.purgeExpired()).orphanUploads).toBe(1);
     expect(stored()).toEqual([picture, recentOrphan, notOurs].sort());
     t.clock.advance(30 * 60_000);
-    expect(t.sidekick.services.maintenance.purgeExpired().orphanUploads).toBe(0);
+    expect((await t.sidekick.services.maintenance.purgeExpired()).orphanUploads).toBe(0);
     t.clock.advance(31 * 60_000);
-    expect(t.sidekick.services.maintenance.purgeExpired().orphanUploads).toBe(1);
+    expect((await t.sidekick.services.maintenance.purgeExpired()).orphanUploads).toBe(1);
     expect(stored()).toEqual([picture, notOurs].sort());
   });
 

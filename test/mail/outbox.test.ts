@@ -18,8 +18,8 @@ function databaseBytes(dbPath: string): string {
 
 describe('the .eml file transport (no SIDEKICK_SMTP_URL)', () => {
   let live: LiveSidekick;
-  beforeEach(() => {
-    live = createLiveSidekick({ SIDEKICK_MAIL_FROM: 'Sidekick <no-reply@sidekick.test>' }, { clock: new ManualClock() });
+  beforeEach(async () => {
+    live = await createLiveSidekick({ SIDEKICK_MAIL_FROM: 'Sidekick <no-reply@sidekick.test>' }, { clock: new ManualClock() });
   });
   afterEach(async () => {
     await live.close();
@@ -65,7 +65,7 @@ describe('the .eml file transport (no SIDEKICK_SMTP_URL)', () => {
 
 describe('the outbox table', () => {
   it('never holds a registration code in readable form, even before delivery', async () => {
-    const t = createTestSidekick();
+    const t = await createTestSidekick({}, { engine: 'sqlite' }); // reads the file's bytes
     try {
       await call(t.app, 'POST', '/api/users/register/', { body: registrationBody('sealed@example.com') });
       const before = databaseBytes(t.config.dbPath);
@@ -81,7 +81,7 @@ describe('the outbox table', () => {
   });
 
   it('never holds a reset link in readable form', async () => {
-    const t = createTestSidekick();
+    const t = await createTestSidekick();
     try {
       await registerUser(t, 'link@example.com');
       await call(t.app, 'POST', '/api/users/reset-password/', { body: { email: 'link@example.com' } });
@@ -96,13 +96,13 @@ describe('the outbox table', () => {
   });
 
   it('drops the sealed body once the message is delivered, keeping only the delivery record', async () => {
-    const t = createTestSidekick();
+    const t = await createTestSidekick();
     try {
       await call(t.app, 'POST', '/api/users/register/', { body: registrationBody('dropped@example.com') });
-      const [queued] = t.sidekick.services.outbox.list('pending', 10);
+      const [queued] = await t.sidekick.services.outbox.list('pending', 10);
       expect(queued.sealedBody?.length).toBeGreaterThan(28);
       await t.deliver();
-      const [sent] = t.sidekick.services.outbox.list(null, 10);
+      const [sent] = await t.sidekick.services.outbox.list(null, 10);
       expect(sent).toMatchObject({ id: queued.id, status: 'sent', sealedBody: null, attempts: 1, lastError: null });
       expect(sent.sentAt).toBe(t.clock.now());
     } finally {

@@ -7,7 +7,7 @@ import { createSmtpTransport } from '../../src/mail/transports.ts';
 import { registrationCodeMail } from '../../src/mail/templates.ts';
 import { deriveKey } from '../../src/services/crypto.ts';
 import { createMailer } from '../../src/services/mailer.ts';
-import { createOutboxStore } from '../../src/store/outbox.ts';
+import { createStores } from '../../src/store/index.ts';
 import { registrationBody } from '../helpers/accounts.ts';
 import { ManualClock } from '../helpers/clock.ts';
 import { call } from '../helpers/http.ts';
@@ -16,9 +16,9 @@ import { LogCapture, TEST_SECRET } from '../helpers/sidekick.ts';
 import { codeIn, TestSmtpServer } from '../helpers/smtp.ts';
 
 /** Polls `check` until it holds; the background deliverer runs on real timers. */
-async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const started = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -34,7 +34,7 @@ describe('delivery retries while the SMTP server is down', () => {
     smtp = await new TestSmtpServer().start();
     await smtp.stop();
     clock = new ManualClock();
-    live = createLiveSidekick({ SIDEKICK_SMTP_URL: smtp.url }, { clock });
+    live = await createLiveSidekick({ SIDEKICK_SMTP_URL: smtp.url }, { clock });
   });
   afterEach(async () => {
     await live.close();
@@ -50,23 +50,23 @@ describe('delivery retries while the SMTP server is down', () => {
     const response = await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('down@example.com') });
     expect(response.status).toBe(200);
     expect(performance.now() - started).toBeLessThan(2000);
-    await eventually(() => outbox()[0]?.attempts === 1 && outbox()[0]?.lastError !== null);
-    expect(outbox()[0]).toMatchObject({ status: 'pending', recipient: 'down@example.com' });
-    expect(outbox()[0].lastError).toMatch(/ECONNREFUSED/);
+    await eventually(async () => (await outbox())[0]?.attempts === 1 && (await outbox())[0]?.lastError !== null);
+    expect((await outbox())[0]).toMatchObject({ status: 'pending', recipient: 'down@example.com' });
+    expect((await outbox())[0].lastError).toMatch(/ECONNREFUSED/);
   });
 
   it('reschedules a failed send with growing backoff and does not retry before it is due', async () => {
     await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('backoff@example.com') });
     await live.sidekick.deliverer.drain();
-    expect(outbox()[0]).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: clock.now() + 2000 });
+    expect((await outbox())[0]).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: clock.now() + 2000 });
 
     clock.advance(1999);
     await live.sidekick.deliverer.drain();
-    expect(outbox()[0].attempts).toBe(1);
+    expect((await outbox())[0].attempts).toBe(1);
 
     clock.advance(1);
     await live.sidekick.deliverer.drain();
-    expect(outbox()[0]).toMatchObject({ status: 'pending', attempts: 2, nextAttemptAt: clock.now() + 4000 });
+    expect((await outbox())[0]).toMatchObject({ status: 'pending', attempts: 2, nextAttemptAt: clock.now() + 4000 });
     expect(entries('mail delivery failed; will retry').map((entry) => entry.retryInMs)).toEqual([2000, 4000]);
   });
 
@@ -75,12 +75,12 @@ describe('delivery retries while the SMTP server is down', () => {
     await live.sidekick.deliverer.drain();
     clock.advance(2000);
     await live.sidekick.deliverer.drain();
-    expect(outbox()[0].attempts).toBe(2);
+    expect((await outbox())[0].attempts).toBe(2);
 
     await smtp.start();
     clock.advance(4000);
     await live.sidekick.deliverer.drain();
-    expect(outbox()[0]).toMatchObject({ status: 'sent', attempts: 3, sealedBody: null, lastError: null });
+    expect((await outbox())[0]).toMatchObject({ status: 'sent', attempts: 3, sealedBody: null, lastError: null });
     const mail = smtp.lastTo('later@example.com')!;
     const done = await call(live.app, 'POST', '/api/users/register/', {
       body: registrationBody('later@example.com', { otp: codeIn(mail) }),
@@ -91,23 +91,23 @@ describe('delivery retries while the SMTP server is down', () => {
   it('retries in the background on its own and delivers when the server comes back', async () => {
     live.sidekick.deliverer.start();
     await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('background@example.com') });
-    await eventually(() => outbox()[0]?.attempts === 1 && outbox()[0]?.lastError !== null);
+    await eventually(async () => (await outbox())[0]?.attempts === 1 && (await outbox())[0]?.lastError !== null);
     await smtp.start();
     clock.advance(retryDelayMs(1));
     const [mail] = await smtp.waitFor(1);
     expect(mail.rcptTo).toEqual(['background@example.com']);
-    await eventually(() => outbox()[0].status === 'sent');
+    await eventually(async () => (await outbox())[0].status === 'sent');
   });
 
   it('marks the mail failed after the last attempt and logs one error line', async () => {
     await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('lost@example.com') });
     for (let attempt = 1; attempt <= 8; attempt++) {
       await live.sidekick.deliverer.drain();
-      expect(outbox()[0].attempts).toBe(attempt);
+      expect((await outbox())[0].attempts).toBe(attempt);
       clock.advance(retryDelayMs(attempt));
     }
-    expect(outbox()[0]).toMatchObject({ status: 'failed', attempts: 8 });
-    expect(outbox()[0].lastError).toMatch(/ECONNREFUSED/);
+    expect((await outbox())[0]).toMatchObject({ status: 'failed', attempts: 8 });
+    expect((await outbox())[0].lastError).toMatch(/ECONNREFUSED/);
     const errors = live.logEntries().filter((entry) => entry.level >= 50);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ msg: expect.stringMatching(/failed for good/), attempts: 8 });
@@ -117,7 +117,7 @@ describe('delivery retries while the SMTP server is down', () => {
     await smtp.start();
     clock.advance(24 * 3600_000);
     await live.sidekick.deliverer.drain();
-    expect(outbox()[0]).toMatchObject({ status: 'failed', attempts: 8 });
+    expect((await outbox())[0]).toMatchObject({ status: 'failed', attempts: 8 });
     expect(smtp.received).toHaveLength(0);
   });
 });
@@ -129,7 +129,7 @@ describe('a relay that refuses a recipient', () => {
   beforeEach(async () => {
     smtp = await new TestSmtpServer().start();
     clock = new ManualClock();
-    live = createLiveSidekick({ SIDEKICK_SMTP_URL: smtp.url }, { clock });
+    live = await createLiveSidekick({ SIDEKICK_SMTP_URL: smtp.url }, { clock });
   });
   afterEach(async () => {
     await live.close();
@@ -142,7 +142,7 @@ describe('a relay that refuses a recipient', () => {
     await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('gone@example.com') });
     await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('here@example.com') });
     await live.sidekick.deliverer.drain();
-    const byRecipient = Object.fromEntries(outbox().map((entry) => [entry.recipient, entry]));
+    const byRecipient = Object.fromEntries((await outbox()).map((entry) => [entry.recipient, entry]));
     expect(byRecipient['gone@example.com']).toMatchObject({ status: 'failed', attempts: 1 });
     expect(byRecipient['gone@example.com'].lastError).toMatch(/550/);
     expect(byRecipient['here@example.com']).toMatchObject({ status: 'sent' });
@@ -155,12 +155,12 @@ describe('a relay that refuses a recipient', () => {
     smtp.refuseRecipient = () => 450;
     await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('busy@example.com') });
     await live.sidekick.deliverer.drain();
-    expect(outbox()[0]).toMatchObject({ status: 'pending', attempts: 1 });
-    expect(outbox()[0].lastError).toMatch(/450/);
+    expect((await outbox())[0]).toMatchObject({ status: 'pending', attempts: 1 });
+    expect((await outbox())[0].lastError).toMatch(/450/);
     smtp.refuseRecipient = () => undefined;
     clock.advance(retryDelayMs(1));
     await live.sidekick.deliverer.drain();
-    expect(outbox()[0]).toMatchObject({ status: 'sent', attempts: 2 });
+    expect((await outbox())[0]).toMatchObject({ status: 'sent', attempts: 2 });
     expect(smtp.lastTo('busy@example.com')).toBeDefined();
   });
 });
@@ -179,19 +179,20 @@ describe('a relay that accepts connections but never answers', () => {
   });
 
   /** A deliverer of its own, with a short stop timeout, sending to the silent relay. */
-  const delivererToBlackHole = () => {
-    const live = createLiveSidekick();
+  const delivererToBlackHole = async () => {
+    const live = await createLiveSidekick();
     const logs = new LogCapture();
-    const outbox = createOutboxStore(live.sidekick.db);
+    const stores = createStores(live.sidekick.db);
+    const outbox = stores.outbox;
     const clock = new ManualClock();
-    const mailer = createMailer(outbox, deriveKey(TEST_SECRET, 'outbox'), clock);
+    const mailer = createMailer(deriveKey(TEST_SECRET, 'outbox'), clock);
     const transport = createSmtpTransport(`smtp://127.0.0.1:${(blackHole.address() as AddressInfo).port}`, 'a@b.test');
     const deliverer = createDeliverer({ outbox, mailer, transport, clock, logger: createLogger('debug', logs), stopTimeoutMs: 300 });
-    return { live, logs, outbox, clock, mailer, transport, deliverer };
+    return { live, logs, outbox, stores, clock, mailer, transport, deliverer };
   };
 
   it('does not hold up the registration answer', async () => {
-    const live = createLiveSidekick({ SIDEKICK_SMTP_URL: `smtp://127.0.0.1:${(blackHole.address() as AddressInfo).port}` });
+    const live = await createLiveSidekick({ SIDEKICK_SMTP_URL: `smtp://127.0.0.1:${(blackHole.address() as AddressInfo).port}` });
     try {
       live.sidekick.deliverer.start();
       await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('first@example.com') });
@@ -208,17 +209,17 @@ describe('a relay that accepts connections but never answers', () => {
   });
 
   it('stops within its stop timeout even when a command-style drain() is the one stuck sending', async () => {
-    const { live, logs, mailer, transport, deliverer } = delivererToBlackHole();
+    const { live, logs, stores, mailer, transport, deliverer } = await delivererToBlackHole();
     try {
-      mailer.enqueue('stuck@example.com', registrationCodeMail('123456', 600));
-      mailer.enqueue('next@example.com', registrationCodeMail('654321', 600));
+      await mailer.enqueue(stores, 'stuck@example.com', registrationCodeMail('123456', 600));
+      await mailer.enqueue(stores, 'next@example.com', registrationCodeMail('654321', 600));
       const draining = deliverer.drain();
       await eventually(() => sockets.length === 1);
       const started = performance.now();
       await deliverer.stop();
       expect(performance.now() - started).toBeLessThan(2500);
       expect(logs.text).toMatch(/will be retried when its lease ends/);
-      live.sidekick.db.close();
+      await live.sidekick.db.close();
       // The send fails once the relay hangs up; with the database gone, it must settle quietly.
       for (const socket of sockets) socket.destroy();
       await expect(draining).resolves.toBeUndefined();
@@ -230,17 +231,17 @@ describe('a relay that accepts connections but never answers', () => {
   });
 
   it('lets the deliverer stop after its stop timeout, leaving the mail to be retried', async () => {
-    const { live, logs, outbox, clock, mailer, transport, deliverer } = delivererToBlackHole();
+    const { live, logs, outbox, stores, clock, mailer, transport, deliverer } = await delivererToBlackHole();
     try {
       deliverer.start();
-      mailer.enqueue('stuck@example.com', registrationCodeMail('123456', 600));
+      await mailer.enqueue(stores, 'stuck@example.com', registrationCodeMail('123456', 600));
       await eventually(() => sockets.length === 1);
       const started = performance.now();
       await deliverer.stop();
       expect(performance.now() - started).toBeLessThan(2500);
       expect(logs.text).toMatch(/will be retried when its lease ends/);
       // Claimed under a lease: pending, and due again once the lease runs out.
-      const [entry] = outbox.list(null, 1);
+      const [entry] = await outbox.list(null, 1);
       expect(entry).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: clock.now() + 60_000 });
     } finally {
       transport.close();

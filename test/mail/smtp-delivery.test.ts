@@ -19,10 +19,10 @@ describe('mail over real SMTP', () => {
   afterAll(async () => {
     await smtp.stop();
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     smtp.received.length = 0;
     clock = new ManualClock();
-    live = createLiveSidekick(
+    live = await createLiveSidekick(
       { SIDEKICK_SMTP_URL: smtp.url, SIDEKICK_MAIL_FROM: FROM, SIDEKICK_PUBLIC_URL: PUBLIC_URL },
       { clock },
     );
@@ -135,7 +135,7 @@ describe('SMTP with a login in the URL', () => {
 
   it('logs in with the URL-encoded credentials and never logs the password', async () => {
     const url = `smtp://${user}:${encodeURIComponent(pass)}@127.0.0.1:${smtp.port}`;
-    const live = createLiveSidekick({ SIDEKICK_SMTP_URL: url }, { clock: new ManualClock() });
+    const live = await createLiveSidekick({ SIDEKICK_SMTP_URL: url }, { clock: new ManualClock() });
     try {
       await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('auth@example.com') });
       await live.sidekick.deliverer.drain();
@@ -152,11 +152,11 @@ describe('SMTP with a login in the URL', () => {
 
   it('keeps the mail pending with the refusal as its error when the login is wrong', async () => {
     const url = `smtp://${user}:wrong@127.0.0.1:${smtp.port}`;
-    const live = createLiveSidekick({ SIDEKICK_SMTP_URL: url }, { clock: new ManualClock() });
+    const live = await createLiveSidekick({ SIDEKICK_SMTP_URL: url }, { clock: new ManualClock() });
     try {
       await call(live.app, 'POST', '/api/users/register/', { body: registrationBody('denied@example.com') });
       await live.sidekick.deliverer.drain();
-      const [entry] = live.sidekick.services.outbox.list(null, 1);
+      const [entry] = await live.sidekick.services.outbox.list(null, 1);
       expect(entry).toMatchObject({ status: 'pending', attempts: 1 });
       expect(entry.lastError).toMatch(/Invalid login|535/);
       expect(entry.lastError).not.toContain('wrong');

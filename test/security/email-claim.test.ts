@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { codeFrom, registrationBody, STRONG_PASSWORD } from '../helpers/accounts.ts';
 import { call } from '../helpers/http.ts';
@@ -14,8 +15,8 @@ const OWNER_PASSWORD = 'Owners-Own-Secret-5';
  */
 describe('claiming an address somebody signed up with unproved', () => {
   let t: TestSidekick;
-  beforeEach(() => {
-    t = createTestSidekick();
+  beforeEach(async () => {
+    t = await createTestSidekick();
   });
   afterEach(async () => {
     await t.close();
@@ -25,7 +26,7 @@ describe('claiming an address somebody signed up with unproved', () => {
 
   it('a registration code mailed to the owner hands the account over: the squatter is locked out', async () => {
     const squatter = await kitchenSignUp(t, VICTIM, { name: 'Not the owner' });
-    expect(t.sidekick.services.accounts.requireUser(VICTIM).emailVerified).toBe(false);
+    expect((await t.sidekick.services.accounts.requireUser(VICTIM)).emailVerified).toBe(false);
 
     expect((await call(t.app, 'POST', '/api/users/register/', { body: registrationBody(VICTIM, { password: OWNER_PASSWORD }) })).status).toBe(200);
     const otp = codeFrom(await t.deliver(), VICTIM);
@@ -38,7 +39,7 @@ describe('claiming an address somebody signed up with unproved', () => {
     expect(owner.status).toBe(200);
     // The same account, now proved: its id stays, so do clients' references to it.
     expect(owner.body.user_id).toBe(squatter.user_id);
-    const user = t.sidekick.services.accounts.requireUser(VICTIM);
+    const user = await t.sidekick.services.accounts.requireUser(VICTIM);
     expect(user).toMatchObject({ emailVerified: true, preferences: 'Chatting, Gaming', dob: '2000-05-15' });
     expect(confirmed.body.superhero_name).toBe(user.superheroName);
   });
@@ -67,7 +68,7 @@ describe('claiming an address somebody signed up with unproved', () => {
     await t.deliver();
 
     expect(await meStatus(t, `Token ${squatter.token}`)).toBe(401);
-    expect(t.sidekick.services.accounts.requireUser(VICTIM).emailVerified).toBe(true);
+    expect((await t.sidekick.services.accounts.requireUser(VICTIM)).emailVerified).toBe(true);
     expect((await call(t.app, 'POST', '/api/users/register/', { body: registrationBody(VICTIM, { password: 'Squatters-Retry-Phrase-6' }) })).status).toBe(200);
     const [notice] = await t.deliver();
     expect(notice.text).not.toMatch(/registration code is/);
@@ -83,6 +84,6 @@ describe('claiming an address somebody signed up with unproved', () => {
     );
     expect(answers.filter((answer) => answer.status === 201)).toHaveLength(1);
     expect(answers.filter((answer) => answer.status === 400)).toHaveLength(9);
-    expect(t.sidekick.db.prepare('SELECT count(*) AS n FROM users').get()).toEqual({ n: 1 });
+    expect((await t.sidekick.db.get(sql('SELECT count(*) AS n FROM users')))).toEqual({ n: 1 });
   });
 });

@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSidekick } from '../../src/sidekick.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -24,8 +25,8 @@ describe('a login racing a password change, a deactivation or a deletion', () =>
 
   async function withSlowHash(): Promise<void> {
     // Two bcrypt threads whatever the machine: the change's own hash must not wait behind the login's.
-    t = createTestSidekick({}, { hashConcurrency: 2 });
-    const slow = createSidekick(testConfig(t.dataDir, { SIDEKICK_BCRYPT_COST: '11' }), { logger: createLogger('silent', new LogCapture()) });
+    t = await createTestSidekick({}, { hashConcurrency: 2 });
+    const slow = await createSidekick(testConfig(t.dataDir, { SIDEKICK_BCRYPT_COST: '11', SIDEKICK_DATABASE_URL: t.config.databaseUrl }), { logger: createLogger('silent', new LogCapture()) });
     await slow.services.accounts.createUser({ email: EMAIL, password: STRONG_PASSWORD });
     await slow.close();
   }
@@ -42,12 +43,12 @@ describe('a login racing a password change, a deactivation or a deletion', () =>
     return answer;
   }
 
-  const sessions = () => (t.sidekick.db.prepare<{ n: number }>('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
+  const sessions = async () => ((await t.sidekick.db.get(sql('SELECT count(*) AS n FROM sessions'))) as { n: number }).n;
 
   const changes: Record<string, () => unknown> = {
     'an operator password change': () => t.sidekick.services.accounts.setPassword(EMAIL, 'Another-Secret-Phrase-8'),
     'a completed reset': async () => {
-      const link = new URL(t.sidekick.services.passwordReset.makeLink(t.sidekick.services.accounts.requireUser(EMAIL)));
+      const link = new URL(t.sidekick.services.passwordReset.makeLink(await t.sidekick.services.accounts.requireUser(EMAIL)));
       expect((await call(t.app, 'POST', link.pathname, { body: { new_password: 'Another-Secret-Phrase-8' } })).status).toBe(200);
     },
     'a deactivation': () => t.sidekick.services.accounts.updateAdmin(EMAIL, { isActive: false }),
@@ -62,18 +63,18 @@ describe('a login racing a password change, a deactivation or a deletion', () =>
         expect(answer.status).toBe(LOGINS[kind].refused);
         expect(answer.body).not.toHaveProperty('access');
         expect(answer.body).not.toHaveProperty('token');
-        expect(sessions()).toBe(0);
+        expect(await sessions()).toBe(0);
       });
     }
   }
 
   it('lets a login through when nothing changed meanwhile, upgrading the slower hash', async () => {
     await withSlowHash();
-    const before = t.sidekick.services.accounts.requireUser(EMAIL).passwordHash;
+    const before = (await t.sidekick.services.accounts.requireUser(EMAIL)).passwordHash;
     const answer = await loginDuring('jwt', () => {});
     expect(answer.status).toBe(200);
-    expect(sessions()).toBe(1);
-    expect(t.sidekick.services.accounts.requireUser(EMAIL).passwordHash).not.toBe(before);
+    expect(await sessions()).toBe(1);
+    expect((await t.sidekick.services.accounts.requireUser(EMAIL)).passwordHash).not.toBe(before);
   });
 });
 
@@ -84,7 +85,7 @@ describe('parallel failed logins in one process', () => {
   });
 
   it('of 40 guesses at once for one account, exactly 10 are checked', async () => {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     await t.sidekick.services.accounts.createUser({ email: EMAIL, password: STRONG_PASSWORD });
     const answers = await Promise.all(
       Array.from({ length: 40 }, () => call(t.app, 'POST', '/api/users/login/', { body: { email: EMAIL, password: 'Wrong-Password-1' } })),
@@ -93,6 +94,6 @@ describe('parallel failed logins in one process', () => {
     expect(statuses.filter((status) => status === 401)).toHaveLength(10);
     expect(statuses.filter((status) => status === 429)).toHaveLength(30);
     // Nothing is left pending: every checked attempt settled as a failure.
-    expect(t.sidekick.db.prepare('SELECT count(*) AS n FROM throttle_events WHERE pending = 1').get()).toEqual({ n: 0 });
+    expect((await t.sidekick.db.get(sql('SELECT count(*) AS n FROM throttle_events WHERE pending = 1')))).toEqual({ n: 0 });
   });
 });

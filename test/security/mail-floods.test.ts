@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,11 +18,11 @@ describe('mail bombing and sign-up floods (contract §5: 20 an hour per client a
   });
 
   async function start() {
-    t = createTestSidekick();
+    t = await createTestSidekick();
     server = await startServer(t.sidekick, { port: 0, host: '127.0.0.1' });
   }
 
-  const outboxRows = () => (t.sidekick.db.prepare<{ n: number }>('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+  const outboxRows = async () => (await t.sidekick.db.get(sql<{ n: number }>('SELECT count(*) AS n FROM outbox')))!.n;
 
   it('lets one address send 20 codes, links and sign-ups an hour, whoever they are for, and refuses the 21st', async () => {
     await start();
@@ -59,7 +60,7 @@ describe('mail bombing and sign-up floods (contract §5: 20 an hour per client a
     const statuses = answers.map((answer) => answer.status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(20);
     expect(statuses.filter((status) => status === 429)).toHaveLength(10);
-    expect(outboxRows()).toBe(20);
+    expect(await outboxRows()).toBe(20);
   });
 });
 
@@ -71,24 +72,24 @@ describe('the outbox stays bounded', () => {
 
   it('removes delivered .eml files after a day, failed mail after 30 days, and nothing sooner', async () => {
     const clock = new ManualClock(Date.now());
-    live = createLiveSidekick({}, { clock });
+    live = await createLiveSidekick({}, { clock });
     const { services, deliverer } = live.sidekick;
-    for (let i = 0; i < 3; i++) services.registration.requestCode(registrationBody(`user${i}@example.com`), `192.0.2.${i}`);
+    for (let i = 0; i < 3; i++) await services.registration.requestCode(registrationBody(`user${i}@example.com`), `192.0.2.${i}`);
     await deliverer.drain();
     const outbox = path.join(live.dataDir, 'outbox');
     const files = () => readdirSync(outbox).filter((name) => name.endsWith('.eml'));
     expect(files()).toHaveLength(3);
-    const failed = services.outbox.add('gone@example.com', 'Lost', new Uint8Array([1]), clock.now());
-    services.outbox.markFailed(failed, 'mailbox unavailable');
+    const failed = await services.outbox.add('gone@example.com', 'Lost', new Uint8Array([1]), clock.now());
+    await services.outbox.markFailed(failed, 'mailbox unavailable');
 
-    expect(services.maintenance.purgeExpired()).toMatchObject({ mailFiles: 0, failedMail: 0, sentMail: 0 });
+    expect(await services.maintenance.purgeExpired()).toMatchObject({ mailFiles: 0, failedMail: 0, sentMail: 0 });
     clock.advance(25 * 3600_000);
-    expect(services.maintenance.purgeExpired()).toMatchObject({ mailFiles: 3, failedMail: 0, sentMail: 0 });
+    expect(await services.maintenance.purgeExpired()).toMatchObject({ mailFiles: 3, failedMail: 0, sentMail: 0 });
     expect(files()).toEqual([]);
     clock.advance(7 * 24 * 3600_000);
-    expect(services.maintenance.purgeExpired()).toMatchObject({ sentMail: 3, failedMail: 0 });
+    expect(await services.maintenance.purgeExpired()).toMatchObject({ sentMail: 3, failedMail: 0 });
     clock.advance(23 * 24 * 3600_000);
-    expect(services.maintenance.purgeExpired()).toMatchObject({ failedMail: 1 });
-    expect(services.outbox.list(null, 10)).toEqual([]);
+    expect(await services.maintenance.purgeExpired()).toMatchObject({ failedMail: 1 });
+    expect(await services.outbox.list(null, 10)).toEqual([]);
   });
 });

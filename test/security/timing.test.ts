@@ -41,7 +41,7 @@ describe('answers that must not tell a known email from an unknown one', () => {
 
   /** Users made at `cost` in a fresh data folder, before any server runs. */
   async function withUsers(emails: string[], cost = '4') {
-    const sidekick = createSidekick(testConfig(dataDir, { SIDEKICK_BCRYPT_COST: cost }), { logger: createLogger('silent', new LogCapture()) });
+    const sidekick = await createSidekick(testConfig(dataDir, { SIDEKICK_BCRYPT_COST: cost }), { logger: createLogger('silent', new LogCapture()) });
     for (const email of emails) await sidekick.services.accounts.createUser({ email, password: STRONG_PASSWORD });
     await sidekick.close();
   }

@@ -19,7 +19,7 @@ describe('client addresses and the login throttles (contract §1, §5)', () => {
   });
 
   async function start(env: Record<string, string> = {}, accounts = ['owner@example.com']) {
-    t = createTestSidekick(env);
+    t = await createTestSidekick(env);
     for (const email of accounts) await t.sidekick.services.accounts.createUser({ email, password: STRONG_PASSWORD });
     server = await startServer(t.sidekick, { port: 0, host: '127.0.0.1' });
   }
@@ -83,8 +83,8 @@ describe('client addresses and the login throttles (contract §1, §5)', () => {
     // NIST 800-63B's ceiling: a distributed guesser stops here, and so, for now, does the owner.
     expect(await login('127.0.0.30', base, 'owner@example.com', STRONG_PASSWORD)).toBe(429);
 
-    const owner = t.sidekick.services.accounts.requireUser('owner@example.com');
-    const link = new URL(t.sidekick.services.passwordReset.makeLink(owner));
+    const owner = await t.sidekick.services.accounts.requireUser('owner@example.com');
+    const link = new URL(t.sidekick.services.passwordReset.makeLink(await owner));
     const reset = await sendFrom('127.0.0.30', `${base}${link.pathname}`, { body: { new_password: 'A-New-Secret-Phrase-7' } });
     expect(reset.status).toBe(200);
     expect(await login('127.0.0.30', base, 'owner@example.com', 'A-New-Secret-Phrase-7')).toBe(200);

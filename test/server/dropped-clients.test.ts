@@ -8,7 +8,7 @@ describe('a client that drops the connection mid-body', () => {
   let live: LiveSidekick;
   let server: RunningServer;
   beforeEach(async () => {
-    live = createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info' });
+    live = await createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info' });
     server = await startServer(live.sidekick, { host: '127.0.0.1', port: 0 });
   });
   afterEach(async () => {

@@ -1,3 +1,4 @@
+import { sql } from '../../src/db/port.ts';
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
@@ -54,7 +55,7 @@ describe('stopping the server', () => {
   });
 
   it('answers a request in flight, refuses new connections meanwhile, then closes the database', async () => {
-    live = createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info' });
+    live = await createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info' });
     server = await startServer(live.sidekick, { host: '127.0.0.1', port: 0 });
     const slow = slowLogin(server.url);
     await slow.inFlight;
@@ -63,7 +64,7 @@ describe('stopping the server', () => {
     const closing = server.close().then(() => void (closed = true));
     expect(await connectionError(server.url)).toBe('ECONNREFUSED');
     expect(closed).toBe(false);
-    expect(live.sidekick.services.health.check()).toBe(true);
+    expect(await live.sidekick.services.health.check()).toBe(true);
 
     slow.finish();
     const answer = await slow.response;
@@ -71,11 +72,11 @@ describe('stopping the server', () => {
     expect(JSON.parse(answer.text)).toMatchObject({ code: 'no_active_account' });
 
     await closing;
-    expect(() => live!.sidekick.db.prepare('SELECT 1').get()).toThrow(/not open/);
+    await expect(live!.sidekick.db.get(sql('SELECT 1'))).rejects.toThrow(/not open/);
   });
 
   it('does not wait out the drain timeout for a keep-alive client whose request was answered', async () => {
-    live = createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info', SIDEKICK_DRAIN_TIMEOUT: '8s' });
+    live = await createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info', SIDEKICK_DRAIN_TIMEOUT: '8s' });
     server = await startServer(live.sidekick, { host: '127.0.0.1', port: 0 });
     const agent = new Agent({ keepAlive: true });
     try {
@@ -94,7 +95,7 @@ describe('stopping the server', () => {
   });
 
   it('closes an idle keep-alive connection at once instead of waiting for it', async () => {
-    live = createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info', SIDEKICK_DRAIN_TIMEOUT: '8s' });
+    live = await createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info', SIDEKICK_DRAIN_TIMEOUT: '8s' });
     server = await startServer(live.sidekick, { host: '127.0.0.1', port: 0 });
     // fetch keeps its connection open after this answer.
     const health = await fetch(`${server.url}/healthz`);
@@ -106,7 +107,7 @@ describe('stopping the server', () => {
   });
 
   it('gives up on a request that outlives the drain timeout and still closes', async () => {
-    live = createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info', SIDEKICK_DRAIN_TIMEOUT: '1s' });
+    live = await createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info', SIDEKICK_DRAIN_TIMEOUT: '1s' });
     server = await startServer(live.sidekick, { host: '127.0.0.1', port: 0 });
     const stuck = slowLogin(server.url);
     await stuck.inFlight;
@@ -121,11 +122,11 @@ describe('stopping the server', () => {
     expect(took).toBeLessThan(5000);
     expect(await outcome).toBe('ECONNRESET');
     expect(live.logs.text).toMatch(/drain timeout reached/);
-    expect(() => live!.sidekick.db.prepare('SELECT 1').get()).toThrow(/not open/);
+    await expect(live!.sidekick.db.get(sql('SELECT 1'))).rejects.toThrow(/not open/);
   });
 
   it('can be closed twice without error', async () => {
-    live = createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info' });
+    live = await createLiveSidekick({ SIDEKICK_LOG_LEVEL: 'info' });
     server = await startServer(live.sidekick, { host: '127.0.0.1', port: 0 });
     await Promise.all([server.close(), server.close()]);
     await server.close();

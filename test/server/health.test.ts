@@ -27,8 +27,8 @@ describe('health that tells the truth', () => {
     for (const cleanup of cleanups.splice(0).reverse()) cleanup();
   });
 
-  function open(dataDir: string) {
-    sidekick = createSidekick(testConfig(dataDir), { logger: createLogger('silent', new LogCapture()) });
+  async function open(dataDir: string) {
+    sidekick = await createSidekick(testConfig(dataDir), { logger: createLogger('silent', new LogCapture()) });
     return createHttpApp(sidekick);
   }
 
@@ -37,7 +37,7 @@ describe('health that tells the truth', () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]);
     cleanups.push(() => rmSync(mount, { recursive: true, force: true }));
     cleanups.push(() => execFileSync('umount', [mount]));
-    const app = open(mount);
+    const app = await open(mount);
     expect((await call(app, 'GET', '/healthz')).status).toBe(200);
     await sidekick!.services.accounts.createUser({ email: 'ada@example.com', password: STRONG_PASSWORD });
 
@@ -62,7 +62,7 @@ describe('health that tells the truth', () => {
   async function corrupted(object: string): Promise<string> {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-corrupt-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    open(dataDir);
+    await open(dataDir);
     for (let i = 0; i < 50; i++) await sidekick!.services.accounts.createUser({ email: `user${i}@example.com`, password: STRONG_PASSWORD });
     await sidekick!.close();
     sidekick = undefined;
@@ -85,7 +85,7 @@ describe('health that tells the truth', () => {
   }
 
   it('answers 503 over a corrupt users table', async () => {
-    const app = open(await corrupted('users'));
+    const app = await open(await corrupted('users'));
     const health = await call(app, 'GET', '/healthz');
     expect(health.status).toBe(503);
     expect(health.body).toEqual(UNAVAILABLE);

@@ -21,7 +21,7 @@ describe('a real listening server', () => {
   });
   beforeEach(async () => {
     smtp.received.length = 0;
-    live = createLiveSidekick({
+    live = await createLiveSidekick({
       SIDEKICK_SMTP_URL: smtp.url,
       SIDEKICK_PUBLIC_URL: 'https://sidekick.example',
       SIDEKICK_LOG_LEVEL: 'info',

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/database.ts';
+import { openDatabase, sql, type Database } from '../../src/db/database.ts';
+import { openSqlite, type SqliteDatabase } from '../../src/db/sqlite.ts';
 import { createUnchangedCache } from '../../src/services/unchanged-cache.ts';
 import { loginJwt, registerUser } from '../helpers/accounts.ts';
 import { call } from '../helpers/http.ts';
@@ -12,71 +13,90 @@ import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
 
 describe('unchanged cache', () => {
   let dir: string;
-  let db: Database;
-  let other: Database;
+  let db: SqliteDatabase;
+  let other: SqliteDatabase;
   let reads: number;
-  const readName = (database: Database) => () => {
+  const readName = (database: Database) => async () => {
     reads++;
-    return database.prepare<{ name: string }>('SELECT name FROM things WHERE id = 1').get()?.name;
+    return (await database.get(sql<{ name: string }>('SELECT name FROM things WHERE id = 1')))?.name;
   };
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sidekick-cache-'));
-    db = openDatabase(path.join(dir, 'cache.db'));
-    db.exec("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO things VALUES (1, 'first')");
-    other = openDatabase(path.join(dir, 'cache.db'));
+    db = openSqlite(path.join(dir, 'cache.db'));
+    await db.exec("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO things VALUES (1, 'first')");
+    other = openSqlite(path.join(dir, 'cache.db'));
     reads = 0;
   });
-  afterEach(() => {
-    db.close();
-    other.close();
+  afterEach(async () => {
+    await db.close();
+    await other.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers from memory while nothing is written', () => {
-    const cache = createUnchangedCache<string>(db, 10);
-    for (let i = 0; i < 5; i++) expect(cache.get('thing', readName(db))).toBe('first');
+  it('answers from memory while nothing is written', async () => {
+    const cache = createUnchangedCache<string>(db.changeStamp, 10);
+    for (let i = 0; i < 5; i++) expect(await cache.get('thing', readName(db))).toBe('first');
     expect(reads).toBe(1);
   });
 
-  it('reads again after a write on its own connection', () => {
-    const cache = createUnchangedCache<string>(db, 10);
-    expect(cache.get('thing', readName(db))).toBe('first');
-    db.prepare("UPDATE things SET name = 'second' WHERE id = 1").run();
-    expect(cache.get('thing', readName(db))).toBe('second');
+  it('reads again after a write on its own connection', async () => {
+    const cache = createUnchangedCache<string>(db.changeStamp, 10);
+    expect(await cache.get('thing', readName(db))).toBe('first');
+    await db.run(sql("UPDATE things SET name = 'second' WHERE id = 1"));
+    expect(await cache.get('thing', readName(db))).toBe('second');
     expect(reads).toBe(2);
   });
 
-  it('reads again after a commit by another connection', () => {
-    const cache = createUnchangedCache<string>(db, 10);
-    expect(cache.get('thing', readName(db))).toBe('first');
-    other.immediate(() => other.prepare("UPDATE things SET name = 'from elsewhere' WHERE id = 1").run());
-    expect(cache.get('thing', readName(db))).toBe('from elsewhere');
-    other.prepare('DELETE FROM things').run();
-    expect(cache.get('thing', readName(db))).toBeUndefined();
+  it('reads again after a commit by another connection', async () => {
+    const cache = createUnchangedCache<string>(db.changeStamp, 10);
+    expect(await cache.get('thing', readName(db))).toBe('first');
+    await other.transaction((tx) => tx.run(sql("UPDATE things SET name = 'from elsewhere' WHERE id = 1")));
+    expect(await cache.get('thing', readName(db))).toBe('from elsewhere');
+    await other.run(sql('DELETE FROM things'));
+    expect(await cache.get('thing', readName(db))).toBeUndefined();
   });
 
-  it('never remembers a missing answer, and keeps at most maxEntries', () => {
-    const cache = createUnchangedCache<string>(db, 2);
-    expect(cache.get('none', () => (reads++, undefined))).toBeUndefined();
-    expect(cache.get('none', () => (reads++, undefined))).toBeUndefined();
+  it('keeps no answer read while the database changed under the read', async () => {
+    const cache = createUnchangedCache<string>(db.changeStamp, 10);
+    const racing = async () => {
+      reads++;
+      await other.run(sql("UPDATE things SET name = 'changed meanwhile' WHERE id = 1"));
+      return 'read before the change';
+    };
+    expect(await cache.get('thing', racing)).toBe('read before the change');
+    expect(await cache.get('thing', readName(db))).toBe('changed meanwhile');
     expect(reads).toBe(2);
-    for (const key of ['a', 'b', 'c']) cache.get(key, () => key);
+  });
+
+  it('remembers nothing without a change stamp (PostgreSQL)', async () => {
+    const cache = createUnchangedCache<string>(undefined, 10);
+    for (let i = 0; i < 3; i++) expect(await cache.get('thing', readName(db))).toBe('first');
+    expect(reads).toBe(3);
+    expect(cache.size).toBe(0);
+  });
+
+  it('never remembers a missing answer, and keeps at most maxEntries', async () => {
+    const cache = createUnchangedCache<string>(db.changeStamp, 2);
+    expect(await cache.get('none', async () => (reads++, undefined))).toBeUndefined();
+    expect(await cache.get('none', async () => (reads++, undefined))).toBeUndefined();
+    expect(reads).toBe(2);
+    for (const key of ['a', 'b', 'c']) await cache.get(key, async () => key);
     expect(cache.size).toBe(2);
-    expect(cache.get('a', () => 'read again')).toBe('read again');
+    expect(await cache.get('a', async () => 'read again')).toBe('read again');
   });
 });
 
 describe('authenticated requests with remembered sessions', () => {
   let t: TestSidekick;
   let elsewhere: Database;
-  beforeEach(() => {
-    t = createTestSidekick();
-    // Another connection to the same file, as the CLI or a second worker has.
-    elsewhere = openDatabase(t.config.dbPath);
+  beforeEach(async () => {
+    t = await createTestSidekick();
+    // Another connection to the same database, as the CLI, a second worker or another node has.
+    elsewhere = await openDatabase(t.config.databaseUrl ?? t.config.dbPath);
   });
   afterEach(async () => {
-    elsewhere.close();
+    await elsewhere.close();
     await t.close();
   });
 
@@ -91,12 +111,12 @@ describe('authenticated requests with remembered sessions', () => {
     expect(await profileStatus(access)).toBe(200);
     expect(await meStatus(t, `Token ${token}`)).toBe(200);
 
-    elsewhere.immediate(() => elsewhere.prepare("UPDATE users SET is_active = 0 WHERE email = 'ada@example.com'").run());
+    await elsewhere.run(sql("UPDATE users SET is_active = 0 WHERE email = 'ada@example.com'"));
     expect(await profileStatus(access)).toBe(401);
-    elsewhere.immediate(() => elsewhere.prepare("UPDATE users SET is_active = 1 WHERE email = 'ada@example.com'").run());
+    await elsewhere.run(sql("UPDATE users SET is_active = 1 WHERE email = 'ada@example.com'"));
     expect(await profileStatus(access)).toBe(200);
 
-    elsewhere.immediate(() => elsewhere.prepare("DELETE FROM sessions WHERE kind = 'token'").run());
+    await elsewhere.run(sql("DELETE FROM sessions WHERE kind = 'token'"));
     expect(await meStatus(t, `Token ${token}`)).toBe(401);
     expect(await profileStatus(access)).toBe(200);
   });

@@ -106,11 +106,11 @@ export interface CliWorkspace {
   env: Record<string, string>;
   run(args: string[], options?: RunOptions): Promise<CliResult>;
   /** A Sidekick on the same database file (system clock unless given, mail kept in `transport`). */
-  open(options?: { transport?: MemoryTransport; clock?: Clock }): Sidekick;
+  open(options?: { transport?: MemoryTransport; clock?: Clock }): Promise<Sidekick>;
   close(): Promise<void>;
 }
 
-export function createCliWorkspace(options: { migrate?: boolean } = {}): CliWorkspace {
+export async function createCliWorkspace(options: { migrate?: boolean } = {}): Promise<CliWorkspace> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sidekick-cli-'));
   const env = {
     SIDEKICK_DATA_DIR: dataDir,
@@ -118,13 +118,13 @@ export function createCliWorkspace(options: { migrate?: boolean } = {}): CliWork
     SIDEKICK_BCRYPT_COST: '4',
   };
   const opened: Sidekick[] = [];
-  const open = ({ transport = new MemoryTransport(), clock }: { transport?: MemoryTransport; clock?: Clock } = {}) => {
-    const sidekick = createSidekick(resolveSecret(loadConfig(env)), { logger: createLogger('silent'), transport, clock });
+  const open = async ({ transport = new MemoryTransport(), clock }: { transport?: MemoryTransport; clock?: Clock } = {}) => {
+    const sidekick = await createSidekick(resolveSecret(loadConfig(env)), { logger: createLogger('silent'), transport, clock });
     opened.push(sidekick);
     return sidekick;
   };
   // Creating a Sidekick migrates the file, as `db:migrate` would, without a subprocess.
-  if (options.migrate !== false) void open().close();
+  if (options.migrate !== false) await (await open()).close();
   return {
     dataDir,
     env,
