@@ -10,6 +10,7 @@ export default async function setup(): Promise<() => void> {
   const bin = postgresBinaries();
   if (!bin) {
     process.env.SIDEKICK_TEST_PG_MISSING = 'no PostgreSQL in /usr/lib/postgresql/*/bin (apt-get install -y postgresql)';
+    console.warn(`PostgreSQL tests are skipped: ${process.env.SIDEKICK_TEST_PG_MISSING}`);
     return () => {};
   }
   const cluster = await startCluster(bin);

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeIn, resetLinkIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../helpers/smtp.ts';
+import { freshPostgresDatabase, suiteEngine } from '../helpers/postgres.ts';
+import { TEST_SECRET } from '../helpers/sidekick.ts';
 import { runCli, selectedRuntimes, startServerProcess, type ServerProcess } from './runtimes.ts';
 import { wire, type Wire } from './wire.ts';
 
@@ -42,11 +44,14 @@ describe.each(selectedRuntimes())('contract on %s', (runtime) => {
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), `sidekick-contract-${runtime}-`));
     smtp = await startSmtpServer();
+    // SIDEKICK_TEST_DB=postgres: the same contract, served from a PostgreSQL database (which needs the secret).
+    const database: Record<string, string> = suiteEngine() === 'postgres' ? { SIDEKICK_DATABASE_URL: await freshPostgresDatabase(), SIDEKICK_SECRET: TEST_SECRET } : {};
     env = {
       SIDEKICK_DATA_DIR: dataDir,
       SIDEKICK_SMTP_URL: smtp.url,
       SIDEKICK_BCRYPT_COST: '4',
       SIDEKICK_PUBLIC_URL: 'http://sidekick.test:8000',
+      ...database,
     };
     server = await startServerProcess(runtime, env);
     http = wire(server.url);

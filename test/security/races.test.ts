@@ -96,6 +96,16 @@ describe.each(bothEngines())('parallel callers on %s', (engine) => {
     expect(await users.count()).toBe(10);
   });
 
+  it('import all of one file and none of another when both name the same emails at once', async () => {
+    t = await createTestSidekick({}, { engine });
+    const file = (tag: string) =>
+      Array.from({ length: 5 }, (_, i) => ({ row: i + 1, values: { email: `crew${i}@example.com`, password: `${tag}-Battery-Staple-${i}` } }));
+    const outcomes = await Promise.allSettled([t.sidekick.services.userImport.import(file('first')), t.sidekick.services.userImport.import(file('second'))]);
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ name: 'ImportRejectedError' });
+    expect((await t.sidekick.db.get(sql<{ n: number }>('SELECT count(*) AS n FROM users')))!.n).toBe(5);
+  });
+
   it('deliver each queued message once when several deliverers drain at once', async () => {
     t = await createTestSidekick({}, { engine });
     for (let i = 0; i < 12; i++) await call(t.app, 'POST', '/api/users/register/', { body: registrationBody(`mail${i}@example.com`) });
