@@ -69,6 +69,12 @@ function gateFor(path: string): Gate {
   return entry.gate;
 }
 
+/** The port, and which source the change stamp reads (diagnostics and tests). */
+export interface SqliteDatabase extends Database {
+  readonly changeStamp: () => string;
+  readonly changeStampSource: 'wal-index' | 'sql';
+}
+
 /**
  * The SQLite engine behind the port, over one connection (better-sqlite3 on Node, node:sqlite where
  * that cannot load; see sqlite-driver.ts). Statements run synchronously; the promises only carry
@@ -79,12 +85,6 @@ function gateFor(path: string): Gate {
  * (with those of this process's other connections to the file: see gateFor). Other processes are held
  * off by SQLite's write lock (busy timeout 5 s).
  */
-/** The port, and which source the change stamp reads (diagnostics and tests). */
-export interface SqliteDatabase extends Database {
-  readonly changeStamp: () => string;
-  readonly changeStampSource: 'wal-index' | 'sql';
-}
-
 export function openSqlite(path: string): SqliteDatabase {
   createOwnerOnly(path);
   let connection: SqliteConnection;
@@ -197,4 +197,3 @@ export function openSqlite(path: string): SqliteDatabase {
     },
   };
 }
-

@@ -47,6 +47,36 @@ const USER_FOR_JWT = sql<SessionUserRow>(`SELECT ${USER_COLUMNS}, ${SESSION_COLU
     JOIN users ON users.id = sessions.user_id
   WHERE sessions.id = ? AND sessions.user_id = ? AND sessions.kind = 'jwt' AND sessions.expires_at > ?
     AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = ?)`);
+// The same, for many credentials in one statement (PostgreSQL, where each statement is a round trip; see
+// services/coalescer.ts). `@items` is a JSON array; `batch_index` says which item a row answers (1-based).
+const USERS_FOR_JWTS = sql<SessionUserRow & { batch_index: number }>(
+  `SELECT k.key + 1 AS batch_index, ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM json_each(@items) AS k
+    JOIN sessions ON sessions.id = json_extract(k.value, '$[0]') AND sessions.user_id = json_extract(k.value, '$[1]')
+    JOIN users ON users.id = sessions.user_id
+  WHERE sessions.kind = 'jwt' AND sessions.expires_at > @now
+    AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = json_extract(k.value, '$[2]'))`,
+  {
+    postgres: `SELECT k.i AS batch_index, ${USER_COLUMNS}, ${SESSION_COLUMNS}
+    FROM json_array_elements(CAST(@items AS json)) WITH ORDINALITY AS k(v, i)
+    JOIN sessions ON sessions.id = k.v->>0 AND sessions.user_id = CAST(k.v->>1 AS BIGINT)
+    JOIN users ON users.id = sessions.user_id
+  WHERE sessions.kind = 'jwt' AND sessions.expires_at > @now
+    AND NOT EXISTS (SELECT 1 FROM revoked_jwts WHERE jti = k.v->>2)`,
+  },
+);
+const USERS_FOR_TOKENS = sql<SessionUserRow & { batch_index: number }>(
+  `SELECT k.key + 1 AS batch_index, ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM json_each(@items) AS k
+    JOIN sessions ON sessions.id = k.value
+    JOIN users ON users.id = sessions.user_id
+  WHERE sessions.kind = 'token' AND sessions.expires_at > @now`,
+  {
+    postgres: `SELECT k.i AS batch_index, ${USER_COLUMNS}, ${SESSION_COLUMNS}
+    FROM json_array_elements_text(CAST(@items AS json)) WITH ORDINALITY AS k(id, i)
+    JOIN sessions ON sessions.id = k.id
+    JOIN users ON users.id = sessions.user_id
+  WHERE sessions.kind = 'token' AND sessions.expires_at > @now`,
+  },
+);
 const USER_FOR_TOKEN = sql<SessionUserRow>(`SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS} FROM sessions
     JOIN users ON users.id = sessions.user_id
   WHERE sessions.id = ? AND sessions.kind = 'token' AND sessions.expires_at > ?`);
@@ -61,6 +91,20 @@ const LIVE_JWT_BY_PREFIX = sql<{ id: string; expires_at: number }>(`SELECT id, e
 const PURGE_SESSIONS = sql('DELETE FROM sessions WHERE expires_at <= ?');
 const PURGE_REVOKED = sql('DELETE FROM revoked_jwts WHERE expires_at <= ?');
 
+/** What userForJwt is asked with. */
+export interface JwtLookup {
+  sid: string;
+  userId: number;
+  jti: string;
+}
+
+/** A batch's rows, one answer per item (undefined where no row came back). */
+function inOrder(count: number, rows: (SessionUserRow & { batch_index: number })[]): (SessionUser | undefined)[] {
+  const answers: (SessionUser | undefined)[] = new Array(count).fill(undefined);
+  for (const row of rows) answers[row.batch_index - 1] = toSessionUser(row);
+  return answers;
+}
+
 /** Sessions (JWT families and opaque tokens) and single revoked JWTs, through `db` (the database or a transaction). */
 export function createSessionStore(db: Executor) {
   return {
@@ -73,6 +117,12 @@ export function createSessionStore(db: Executor) {
     userForJwt: async (sid: string, userId: number, jti: string, now: number) =>
       toSessionUser(await db.get(USER_FOR_JWT, [sid, userId, now, jti])),
     userForToken: async (tokenHash: string, now: number) => toSessionUser(await db.get(USER_FOR_TOKEN, [tokenHash, now])),
+    /** userForJwt for each of `lookups`, in one statement; answers in the same order. */
+    usersForJwts: async (lookups: readonly JwtLookup[], now: number) =>
+      inOrder(lookups.length, await db.all(USERS_FOR_JWTS, { items: JSON.stringify(lookups.map((l) => [l.sid, l.userId, l.jti])), now })),
+    /** userForToken for each of `tokenHashes`, in one statement; answers in the same order. */
+    usersForTokens: async (tokenHashes: readonly string[], now: number) =>
+      inOrder(tokenHashes.length, await db.all(USERS_FOR_TOKENS, { items: JSON.stringify(tokenHashes), now })),
     /** True for the one caller that revoked it; false when it was revoked already. */
     revokeJwt: async (jti: string, expiresAt: number) => (await db.get(REVOKE_JWT, [jti, expiresAt])) !== undefined,
     isJwtRevoked: async (jti: string) => (await db.get(JWT_REVOKED, [jti])) !== undefined,
