@@ -126,11 +126,10 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
       const normalized = email.trim().toLowerCase();
       const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
       await store.transaction(async (tx) => {
-        if (!(await tx.registrations.exists(normalized))) {
+        const now = clock.now();
+        if (!(await tx.registrations.renew(normalized, codeHash(normalized, code), now, now + deps.otpTtl * 1000))) {
           throw new SidekickError('not_found', `no pending registration for ${normalized}`);
         }
-        const now = clock.now();
-        await tx.registrations.put(normalized, codeHash(normalized, code), now, now + deps.otpTtl * 1000);
         await mailer.enqueue(tx, normalized, registrationCodeMail(code, deps.otpTtl));
       });
       return normalized;

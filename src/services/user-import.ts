@@ -238,15 +238,18 @@ export function createUserImportService(deps: UserImportDeps) {
       );
       return store.transaction(async (tx) => {
         const now = clock.now();
-        const inserted: User[] = [];
+        const inserted: User[] = new Array(valid.length);
         const taken: RowProblem[] = [];
-        // An email registered meanwhile (here, or by another node) inserts nothing: the whole file is refused.
-        for (const [index, entry] of valid.entries()) {
-          const user = await tx.users.insert({ ...entry.user, passwordHash: hashes[index] }, now, randomSuperheroName);
-          if (user) inserted.push(user);
-          else taken.push({ row: rows[index].row, email: entry.user.email, fields: emailTaken().fields! });
+        // In email order: two imports naming the same emails wait for each other's rows in one order, so
+        // they queue instead of deadlocking (PostgreSQL). An email registered meanwhile (here, or by
+        // another node) inserts nothing, and the whole file is refused.
+        const order = valid.map((_, index) => index).sort((a, b) => (valid[a].user.email < valid[b].user.email ? -1 : 1));
+        for (const index of order) {
+          const user = await tx.users.insert({ ...valid[index].user, passwordHash: hashes[index] }, now, randomSuperheroName);
+          if (user) inserted[index] = user;
+          else taken.push({ row: rows[index].row, email: valid[index].user.email, fields: emailTaken().fields! });
         }
-        if (taken.length > 0) throw new ImportRejectedError(taken, rows.length);
+        if (taken.length > 0) throw new ImportRejectedError(taken.sort((a, b) => a.row - b.row), rows.length);
         return inserted;
       });
     },

@@ -12,7 +12,9 @@ const UPSERT = sql(`INSERT INTO pending_registrations (email, code_hash, failed_
   VALUES (?, ?, 0, ?, ?)
   ON CONFLICT (email) DO UPDATE SET code_hash = excluded.code_hash, failed_attempts = 0,
     expires_at = excluded.expires_at, created_at = excluded.created_at`);
-const EXISTS = sql<{ one: number }>('SELECT 1 AS one FROM pending_registrations WHERE email = ?');
+// Only a registration still pending gets the new code: one consumed meanwhile stays consumed.
+const RENEW = sql(`UPDATE pending_registrations SET code_hash = ?, failed_attempts = 0, expires_at = ?, created_at = ?
+  WHERE email = ?`);
 // A try is spent before the code is compared, in one conditional write: of N parallel guesses at most
 // `maxTries` ever get a code to compare with, on either engine (PostgreSQL re-checks the condition on
 // the row as the previous guess committed it).
@@ -29,7 +31,9 @@ export function createRegistrationStore(db: Executor) {
   return {
     put: async (email: string, codeHash: string, now: number, expiresAt: number) =>
       void (await db.run(UPSERT, [email, codeHash, expiresAt, now])),
-    exists: async (email: string) => (await db.get(EXISTS, [email])) !== undefined,
+    /** A fresh code for a registration that is pending; false when there is none. */
+    renew: async (email: string, codeHash: string, now: number, expiresAt: number) =>
+      (await db.run(RENEW, [codeHash, expiresAt, now, email])) === 1,
     /**
      * Spends one of the registration's `maxTries`: the code to compare with, or undefined when there is
      * no live registration or its tries are spent.
