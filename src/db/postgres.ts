@@ -30,6 +30,15 @@ const types = {
     oid === 20 || oid === 1700 ? toNumber : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/** `work`'s result, or its failure in the one error model. */
+async function translated<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw databaseError(error);
+  }
+}
+
 export interface PostgresOptions {
   /** Connections this process may hold. */
   maxConnections?: number;
@@ -62,35 +71,20 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   // without a listener the pool's 'error' event would end the process.
   pool.on('error', (error) => options.onIdleError?.(error));
 
-  const run = async (client: pg.Pool | pg.PoolClient, query: Sql<unknown>, params: SqlParams | undefined) => {
-    try {
-      return await client.query({ name: query.id, text: query.postgres, values: postgresValues(query, params) });
-    } catch (error) {
-      throw databaseError(error);
-    }
-  };
+  const run = (client: pg.Pool | pg.PoolClient, query: Sql<unknown>, params: SqlParams | undefined) =>
+    translated(() => client.query({ name: query.id, text: query.postgres, values: postgresValues(query, params) }));
   const executor = (client: pg.Pool | pg.PoolClient): Executor => ({
     get: async <Row>(query: Sql<Row>, params?: SqlParams) => (await run(client, query, params)).rows[0] as Row | undefined,
     all: async <Row>(query: Sql<Row>, params?: SqlParams) => (await run(client, query, params)).rows as Row[],
     run: async (query, params) => (await run(client, query, params)).rowCount ?? 0,
-    exec: async (text) => {
-      try {
-        await client.query(text);
-      } catch (error) {
-        throw databaseError(error);
-      }
-    },
+    exec: async (text) => void (await translated(() => client.query(text))),
     lock: async (keys) => {
       if (keys.length === 0) return;
       // One statement, the keys sorted: two transactions that want the same keys take them in the same
       // order, so they queue and never deadlock.
       const sorted = [...new Set(keys)].sort();
       const text = `SELECT ${sorted.map((_, i) => `pg_advisory_xact_lock(hashtextextended($${i + 1}, 0))`).join(', ')}`;
-      try {
-        await client.query({ name: `sk_lock_${sorted.length}`, text, values: sorted });
-      } catch (error) {
-        throw databaseError(error);
-      }
+      await translated(() => client.query({ name: `sk_lock_${sorted.length}`, text, values: sorted }));
     },
   });
 
@@ -112,12 +106,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     ...shared,
     changeStamp: undefined,
     async transaction<T>(work: (tx: Executor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (error) {
-        throw databaseError(error);
-      }
+      const client = await translated(() => pool.connect());
       let broken: Error | undefined;
       try {
         await client.query(options.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
