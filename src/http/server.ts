@@ -13,6 +13,8 @@ export interface RunningServer {
 const MAINTENANCE_INTERVAL_MS = 60_000;
 /** How long a stopping server lets an idle connection deliver a request already sent (bounded by the drain timeout). */
 const IDLE_CONNECTION_GRACE_MS = 1000;
+/** How long a stopping server keeps accepting the connections already queued in the kernel. */
+const ACCEPT_QUEUE_BOUND_MS = 500;
 
 export interface StartServerOptions {
   port?: number;
@@ -64,7 +66,9 @@ export async function startServer(sidekick: Sidekick, options: StartServerOption
   const connections = new Map<Socket, { active: number }>();
   const responding = new Set<ServerResponse>();
   let stopping = false;
+  let accepted = 0;
   server.on('connection', (socket: Socket) => {
+    accepted++;
     connections.set(socket, { active: 0 });
     socket.once('close', () => connections.delete(socket));
   });
@@ -81,6 +85,20 @@ export async function startServer(sidekick: Sidekick, options: StartServerOption
     });
   });
 
+  // Closing the listening socket resets every connection still in the kernel's accept queue, and
+  // libuv accepts one queued connection per event-loop turn: a burst that arrived just before the stop
+  // would be reset. So the listener stays open until a turn accepts nothing (within a bound).
+  async function acceptQueued(): Promise<void> {
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    const deadline = Date.now() + ACCEPT_QUEUE_BOUND_MS;
+    await nextTurn();
+    let before: number;
+    do {
+      before = accepted;
+      await nextTurn();
+    } while (accepted !== before && Date.now() < deadline);
+  }
+
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing ??= (async () => {
@@ -88,6 +106,7 @@ export async function startServer(sidekick: Sidekick, options: StartServerOption
       for (const res of responding) if (!res.headersSent) res.shouldKeepAlive = false;
       const closeStarted = Date.now();
       stopBackground();
+      await acceptQueued();
       // net's close, not http's: stop accepting without ending connections whose request is unread.
       const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       const sweepIdle = () => {

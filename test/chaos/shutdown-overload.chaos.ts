@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,6 +21,59 @@ const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 const settle = (calls: Promise<HttpResult>[]) =>
   Promise.all(calls.map((call) => call.then((r) => r, (error: Error & { cause?: { code?: string } }) => error.cause?.code ?? error.message)));
 
+/** A new TCP connection's fate: 'connected', or the error code (ECONNREFUSED once nothing listens). */
+const connectOutcome = (port: number) =>
+  new Promise<string>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+  });
+
+/** How many of these client ports have an established connection to `port`, as the kernel counts them. */
+const establishedTo = (port: number, clientPorts: number[]) => {
+  const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, '0');
+  const wanted = new Set(clientPorts.map(hex));
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => {
+      const [, local, remote, state] = line.trim().split(/\s+/);
+      return local?.endsWith(`:${hex(port)}`) && wanted.has(remote.split(':')[1]) && state === '01';
+    }).length;
+};
+
+/**
+ * One JSON POST on its own connection, from a forwarded client address. `written` settles once the whole request is handed to the
+ * kernel, with the client's port; `status` is the answer's status, or the network error's code.
+ */
+function sendJson(port: number, pathname: string, body: unknown, client: string): { written: Promise<number>; status: Promise<number | string> } {
+  const payload = JSON.stringify(body);
+  const req = httpRequest({
+    host: '127.0.0.1',
+    port,
+    path: pathname,
+    method: 'POST',
+    agent: false,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-forwarded-for': client },
+  });
+  const status = new Promise<number | string>((resolve) => {
+    req.once('response', (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+  const written = new Promise<number>((resolve) => {
+    req.once('finish', () => resolve(req.socket!.localPort!));
+    req.once('error', () => resolve(0));
+  });
+  req.end(payload);
+  return { written, status };
+}
+
 describe('graceful shutdown under load', () => {
   it('answers every in-flight request, refuses new connections, closes the database and exits 0', async () => {
     const dir = dataDir();
@@ -33,32 +87,27 @@ describe('graceful shutdown under load', () => {
       expect((await request(server.url, 'POST', '/users/', { body: { email, password: STRONG_PASSWORD } })).status).toBe(201);
     }
 
-    const inFlight = settle(
-      Array.from({ length: 24 }, (_, i) => {
-        const body = { email: emails[i % emails.length], password: STRONG_PASSWORD };
-        return request(server.url, 'POST', i % 2 === 0 ? '/api/users/login/' : '/token/', { body });
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The whole burst waits in the kernel's accept queue when the signal comes: the server is paused
+    // while it arrives, and SIGTERM is pending when it resumes.
+    server.child.kill('SIGSTOP');
+    const sent = Array.from({ length: 24 }, (_, i) => {
+      const body = { email: emails[i % emails.length], password: STRONG_PASSWORD };
+      return sendJson(port, i % 2 === 0 ? '/api/users/login/' : '/token/', body, `10.9.0.${i + 1}`);
+    });
+    const clientPorts = await Promise.all(sent.map((request) => request.written));
+    await expect.poll(() => establishedTo(port, clientPorts), { timeout: 5000, interval: 10 }).toBe(sent.length);
+    const inFlight = Promise.all(sent.map((request) => request.status));
     const termAt = performance.now();
     server.child.kill('SIGTERM');
+    server.child.kill('SIGCONT');
     await expect.poll(() => server.stderr(), { timeout: 5000, interval: 10 }).toMatch(/"msg":"stopping"/);
-    // A brand-new TCP connection after the stop began is refused: the listening socket is closed.
-    const refused = await new Promise<string>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve('connected');
-      });
-      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-    });
+    // Soon after the stop began, a brand-new TCP connection is refused: the listening socket is closed.
+    await expect.poll(() => connectOutcome(port), { timeout: 2000, interval: 20 }).toBe('ECONNREFUSED');
 
-    const answers = await inFlight;
+    const statuses = await inFlight;
     const exitCode = await server.exited;
     const drainMs = performance.now() - termAt;
-    const statuses = answers.map((a) => (typeof a === 'string' ? a : a.status));
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    expect(refused).toBe('ECONNREFUSED');
     expect(exitCode).toBe(0);
     expect(drainMs).toBeLessThan(8000);
     // A clean close checkpoints the WAL and removes it; a crash would leave it behind.
