@@ -21,6 +21,7 @@ import { createPasswordResetService } from './services/password-reset.ts';
 import { createRegistrationService } from './services/registration.ts';
 import { createThrottleService } from './services/throttle.ts';
 import { createUserImportService } from './services/user-import.ts';
+import { createDjangoImportService } from './services/django-import.ts';
 import { createStore } from './store/index.ts';
 import path from 'node:path';
 
@@ -112,6 +113,7 @@ function wire(db: Database, config: ResolvedConfig, clock: Clock, logger: Logger
     accounts,
     media,
     userImport: createUserImportService({ store, hasher, accounts, clock }),
+    djangoImport: createDjangoImportService({ store, media, clock, tokenTtl: config.tokenTtl, refreshTtl: config.refreshTtl }),
     maintenance: createMaintenanceService({ store, throttle, media, transport, clock }),
     mailQueue: createMailQueueService({ store, clock }),
     outbox: store.outbox,

@@ -1,30 +1,14 @@
 import type { OutboxEntry } from '../store/outbox.ts';
 import { UNSAFE_CHARACTERS } from '../services/validation.ts';
+import { exportedUser } from '../services/user-export.ts';
 import type { User } from '../store/users.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** What commands show of a user: never the password hash. */
+/** What commands show of a user: what an export holds, but never the password hash. */
 export function userJson(user: User) {
-  return {
-    id: user.id,
-    email: user.email,
-    superhero_name: user.superheroName,
-    name: user.name,
-    gender: user.gender,
-    preferences: user.preferences,
-    dob: user.dob,
-    bio: user.bio,
-    phone_number: user.phoneNumber,
-    profile_picture: user.profilePicture,
-    email_verified: user.emailVerified,
-    is_active: user.isActive,
-    is_staff: user.isStaff,
-    is_superuser: user.isSuperuser,
-    last_login: iso(user.lastLoginAt),
-    date_joined: iso(user.createdAt),
-    updated_at: iso(user.updatedAt),
-  };
+  const { password_hash: _hidden, ...shown } = exportedUser(user);
+  return shown;
 }
 
 export type UserJson = ReturnType<typeof userJson>;

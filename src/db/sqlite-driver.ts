@@ -25,7 +25,8 @@ export interface SqliteConnection {
 
 export interface SqliteDriver {
   readonly name: 'better-sqlite3' | 'node:sqlite';
-  open(path: string, busyTimeoutMs: number): SqliteConnection;
+  /** `readOnly`: another application's file (users:import-django), which must never be written. */
+  open(path: string, busyTimeoutMs: number, options?: { readOnly?: boolean }): SqliteConnection;
 }
 
 // ---------------------------------------------------------------------------------------------- better-sqlite3
@@ -35,8 +36,10 @@ type BetterSqlite3Class = typeof import('better-sqlite3');
 function betterSqlite3Driver(BetterSqlite3: BetterSqlite3Class): SqliteDriver {
   return {
     name: 'better-sqlite3',
-    open(path, busyTimeoutMs) {
-      const db = new BetterSqlite3(path, { timeout: busyTimeoutMs });
+    open(path, busyTimeoutMs, options = {}) {
+      const db = options.readOnly
+        ? new BetterSqlite3(path, { timeout: busyTimeoutMs, readonly: true, fileMustExist: true })
+        : new BetterSqlite3(path, { timeout: busyTimeoutMs });
       return {
         prepare: <Row>(sql: string) => db.prepare(sql) as unknown as Statement<Row>,
         exec: (sql) => void db.exec(sql),
@@ -69,7 +72,7 @@ interface NodeSqliteDatabase {
   readonly isTransaction?: boolean;
 }
 interface NodeSqliteModule {
-  DatabaseSync: new (path: string, options?: { timeout?: number }) => NodeSqliteDatabase;
+  DatabaseSync: new (path: string, options?: { timeout?: number; readOnly?: boolean }) => NodeSqliteDatabase;
   backup?: (source: NodeSqliteDatabase, path: string) => Promise<unknown>;
 }
 
@@ -186,8 +189,8 @@ function nodeSqliteStatement<Row>(db: NodeSqliteDatabase, sql: string): Statemen
 function nodeSqliteDriver(sqlite: NodeSqliteModule): SqliteDriver {
   return {
     name: 'node:sqlite',
-    open(path, busyTimeoutMs) {
-      const db = translating(() => new sqlite.DatabaseSync(path, { timeout: busyTimeoutMs }));
+    open(path, busyTimeoutMs, options = {}) {
+      const db = translating(() => new sqlite.DatabaseSync(path, { timeout: busyTimeoutMs, readOnly: options.readOnly ?? false }));
       let open = true;
       return {
         prepare: <Row>(sql: string) => nodeSqliteStatement<Row>(db, sql),

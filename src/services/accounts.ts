@@ -125,21 +125,27 @@ export function createAccountService(deps: AccountServiceDeps) {
    */
   function validateNewUser(body: unknown, flags: { isStaff?: boolean; isSuperuser?: boolean } = {}): ValidNewUser {
     const data = parseInput(newUserSchema, body, { passwordKey: 'password' });
+    return { user: newUserFields(data, flags), password: data.password };
+  }
+
+  /** The same checks for a user who comes with a password hash (an import of an export): no password to judge. */
+  function validateNewUserWithoutPassword(body: unknown, flags: { isStaff?: boolean; isSuperuser?: boolean } = {}): ValidNewUser['user'] {
+    return newUserFields(parseInput(newUserSchema.omit({ password: true }), body), flags);
+  }
+
+  function newUserFields(data: Omit<z.output<typeof newUserSchema>, 'password'>, flags: { isStaff?: boolean; isSuperuser?: boolean }): ValidNewUser['user'] {
     checkAge(data.dob ?? data.date_of_birth);
     return {
-      user: {
-        email: data.email,
-        name: data.name,
-        gender: data.gender,
-        preferences: data.preferences,
-        dob: data.dob ?? data.date_of_birth,
-        bio: data.bio,
-        phoneNumber: data.phone_number,
-        profilePicture: data.profile_picture,
-        isStaff: flags.isStaff,
-        isSuperuser: flags.isSuperuser,
-      },
-      password: data.password,
+      email: data.email,
+      name: data.name,
+      gender: data.gender,
+      preferences: data.preferences,
+      dob: data.dob ?? data.date_of_birth,
+      bio: data.bio,
+      phoneNumber: data.phone_number,
+      profilePicture: data.profile_picture,
+      isStaff: flags.isStaff,
+      isSuperuser: flags.isSuperuser,
     };
   }
 
@@ -186,6 +192,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     },
 
     validateNewUser,
+    validateNewUserWithoutPassword,
 
     /** Operators' create: same validation and policy as sign-up, plus staff flags. */
     async createUser(input: CreateUserInput): Promise<User> {

@@ -4,7 +4,7 @@ import type { JwtLookup, NewSession, SessionUser } from '../store/sessions.ts';
 import type { User } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import { randomHex, sha256Hex } from './crypto.ts';
-import { InvalidJwtError, sessionPrefixOf, type JwtClaims, type JwtCodec } from './jwt.ts';
+import { InvalidJwtError, isSimpleJwtSession, sessionPrefixOf, type JwtClaims, type JwtCodec } from './jwt.ts';
 import { createCoalescer } from './coalescer.ts';
 import { createUnchangedCache } from './unchanged-cache.ts';
 
@@ -126,6 +126,21 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     return { user, credential: { kind: 'jwt', claims } };
   }
 
+  /**
+   * A refresh with a token SimpleJWT issued before the move opens a session of Sidekick's own and answers
+   * its pair. The old token is not spent (SimpleJWT's refresh tokens are reusable until they expire, and
+   * a client may keep its old one) unless rotation is on, where it rotates once, like any refresh token.
+   */
+  async function moveToSidekickPair(user: User, claims: JwtClaims): Promise<TokenPair> {
+    const minted = mintJwtPair(user);
+    const opened = await store.transaction(async (tx) => {
+      if (deps.rotateRefreshTokens && !(await tx.sessions.revokeJwt(claims.jti, claims.exp * 1000))) return false;
+      return openSessionInTransaction(tx, minted.session);
+    });
+    if (!opened) throw tokenInvalid();
+    return minted.value;
+  }
+
   /** A verified JWT whose user is alive and active and whose session and jti are unrevoked. */
   async function liveJwt(token: string, type: 'access' | 'refresh' | 'any'): Promise<Authenticated> {
     return liveClaims(await verifiedClaims(token, type));
@@ -177,6 +192,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         throw tokenInvalid();
       }
       const { user } = await liveClaims(claims);
+      if (isSimpleJwtSession(claims.sid)) return moveToSidekickPair(user, claims);
       const access = jwt.sign('access', user.id, claims.sid);
       if (!deps.rotateRefreshTokens) return { access: access.token };
 

@@ -12,7 +12,8 @@ export interface JwtClaims {
   sid: string;
   iat: number;
   exp: number;
-  iss: string;
+  /** Absent on SimpleJWT's tokens from before a move (see simpleJwtSessionId). */
+  iss?: string;
 }
 
 export class InvalidJwtError extends Error {}
@@ -30,6 +31,17 @@ const jtiFor = (sid: string) => sid.slice(0, JTI_SESSION_PART) + randomUUID().re
 
 /** The part of a jti that the id of the session it was issued in starts with. */
 export const sessionPrefixOf = (jti: string) => jti.slice(0, JTI_SESSION_PART);
+
+/**
+ * Tokens SimpleJWT issued before a move from a Django original (no `iss`, no `sid`) belong to this one
+ * session of their user, which users:import-django opens: a password change, a deactivation or a logout
+ * ends it as it ends any session, and its expiry bounds how long such tokens are taken.
+ */
+export const simpleJwtSessionId = (userId: number) => `simplejwt-${userId}`;
+export const isSimpleJwtSession = (sid: string) => sid.startsWith('simplejwt-');
+
+/** SimpleJWT 5.5.0 writes `user_id` as a number, 5.5.1 and later as a string. */
+const SIMPLEJWT_USER_ID = /^[1-9][0-9]{0,14}$/;
 
 const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
 
@@ -95,7 +107,6 @@ export function createJwtCodec(options: JwtCodecOptions) {
     try {
       const result = await jwtVerify(token, await keyPromise, {
         algorithms: ['HS256'],
-        issuer: options.issuer,
         currentDate: new Date(options.clock.now()),
         requiredClaims: ['exp', 'iat', 'jti'],
       });
@@ -107,12 +118,20 @@ export function createJwtCodec(options: JwtCodecOptions) {
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw new InvalidJwtError(String(error));
       throw error;
     }
-    const { token_type, user_id, jti, sid } = payload;
+    const { token_type, jti, iss } = payload;
+    let { user_id, sid } = payload;
     if (token_type !== 'access' && token_type !== 'refresh') throw new InvalidJwtError('no token type');
+    if (iss === undefined && sid === undefined) {
+      // SimpleJWT's, signed with the original's SECRET_KEY; alive only while its session is.
+      if (typeof user_id === 'string' && SIMPLEJWT_USER_ID.test(user_id)) user_id = Number(user_id);
+      if (Number.isSafeInteger(user_id)) sid = simpleJwtSessionId(user_id as number);
+    } else if (iss !== options.issuer) {
+      throw new InvalidJwtError('unexpected issuer');
+    }
     if (!Number.isSafeInteger(user_id) || typeof jti !== 'string' || typeof sid !== 'string') {
       throw new InvalidJwtError('malformed claims');
     }
-    return payload as unknown as JwtClaims;
+    return { ...payload, user_id, sid } as unknown as JwtClaims;
   }
 
   function remember(token: string, claims: JwtClaims): void {

@@ -9,7 +9,8 @@ const TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', web
 /** Names Sidekick gives uploads: 128 random bits and one of those extensions. */
 const STORED_NAME = new RegExp(`^[0-9a-f]{32}\\.(${Object.keys(TYPES).join('|')})$`);
 
-const isStoredName = (value: string | null | undefined): value is string => !!value && STORED_NAME.test(value);
+/** A name this module gave a stored file (and so one it may read or remove). */
+export const isStoredName = (value: string | null | undefined): value is string => !!value && STORED_NAME.test(value);
 
 /**
  * Uploaded pictures under `<data>/media/`. The users table holds either an http(s) URL a client gave
@@ -38,6 +39,8 @@ export function createMediaService(deps: { dir: string; publicUrl: string }) {
 
   return {
     remove,
+    /** Checks and re-encodes an image, then writes it under a new name, which it answers (imports). */
+    store,
 
     /**
      * Stores `upload` (if any) and runs `use` with the name to record; a file that `use` did not

@@ -1,13 +1,14 @@
 import { parseOptions } from '@node-rs/bcrypt';
 import { availableParallelism } from 'node:os';
-import { createBcryptPool } from './bcrypt-pool.ts';
+import { createHashPool } from './hash-pool.ts';
+import { hashFormat, isLegacyFormat, truncatesAt72Bytes } from './password-formats.ts';
 import { createLimiter } from './limiter.ts';
 import { MAX_PASSWORD_BYTES } from './password-policy.ts';
 
 export interface PasswordHasherOptions {
   cost: number;
   /**
-   * Hashes running at once, each on its own low-priority thread (see bcrypt-pool.ts); one per core by
+   * Hashes running at once, each on its own low-priority thread (see hash-pool.ts); one per core by
    * default, so logins use every idle cycle and nothing else waits behind them.
    */
   concurrency?: number;
@@ -17,18 +18,23 @@ export interface PasswordHasherOptions {
 
 export function createPasswordHasher(options: PasswordHasherOptions) {
   const concurrency = options.concurrency ?? Math.max(1, availableParallelism());
-  const pool = createBcryptPool({ size: concurrency });
+  const pool = createHashPool({ size: concurrency });
   const limiter = createLimiter(concurrency, options.maxQueue ?? 64 * concurrency);
   const cost = options.cost;
   let dummyHash: Promise<string> | undefined;
-  // bcrypt work done by verifications, in rounds (2^cost each), so equal-cost paths can be compared exactly.
+  // Work done by verifications: bcrypt in rounds (2^cost each), so equal-cost paths compare exactly, and
+  // checks of other formats by count.
   let verifiedRounds = 0;
+  let legacyChecks = 0;
 
   const verifyWithPool = async (password: string, passwordHash: string) => {
+    const format = hashFormat(passwordHash);
     const matches = await pool.verify(password, passwordHash);
-    verifiedRounds += 2 ** Math.max(0, costOf(passwordHash));
+    if (format === 'sidekick_bcrypt') verifiedRounds += 2 ** costOf(passwordHash);
+    else legacyChecks++;
     return matches;
   };
+  const check = (password: string, passwordHash: string) => limiter.run(() => verifyWithPool(password, passwordHash));
 
   const hashPassword = (password: string) =>
     limiter.run(() => pool.hash(password, cost));
@@ -41,41 +47,72 @@ export function createPasswordHasher(options: PasswordHasherOptions) {
       throw error;
     });
     const equaliser = await dummyHash;
-    await limiter.run(() => verifyWithPool(password, equaliser));
+    await check(password, equaliser);
+  }
+
+  /** Spends one check of an imported format, so that paths without one take as long as paths with one. */
+  async function spendLegacyCheck(password: string, legacySample: string | undefined): Promise<void> {
+    if (legacySample !== undefined && isLegacyFormat(hashFormat(legacySample))) await check(password, legacySample);
   }
 
   return {
     hash: hashPassword,
     /**
-     * Whether `password` is the one `passwordHash` was made from. A failure against a cheaper hash (one
-     * made before the cost was raised, or no bcrypt hash at all) also spends a full check: otherwise
-     * its answer would come early and tell an attacker which accounts hold old hashes.
+     * Whether `password` is the one `passwordHash` was made from. Every outcome spends the same work:
+     * - a bcrypt hash: one check at the configured cost (a failure against a cheaper hash, made before
+     *   the cost was raised, spends one more full check, else its answer would come early);
+     * - a hash of an imported format: its own check, then one bcrypt at the configured cost, which is
+     *   the rehash a success costs (password-login.ts) or, on a failure, a full check;
+     * - while imported hashes remain (`legacySample` is one of them), every path without one spends one
+     *   check of that format too, so neither an unknown email nor a bcrypt account answers sooner than
+     *   an imported account that has not logged in yet.
+     * Unusable and unrecognised hashes match nothing, after the same work.
      */
-    async verify(password: string, passwordHash: string): Promise<boolean> {
-      const hashCost = costOf(passwordHash);
+    async verify(password: string, passwordHash: string, legacySample?: string): Promise<boolean> {
+      const format = hashFormat(passwordHash);
+      if (isLegacyFormat(format)) {
+        const matches = (await check(password, passwordHash)) && (!truncatesAt72Bytes(format) || Buffer.byteLength(password, 'utf8') <= MAX_PASSWORD_BYTES);
+        if (!matches) await spendOneCheck(password);
+        return matches;
+      }
       // bcrypt's verify silently truncates at 72 bytes, so a stored 72-byte password would also match
       // itself plus anything. Longer passwords are never stored: refuse them, after the same work.
       const matches =
-        hashCost >= 0 &&
-        (await limiter.run(() => verifyWithPool(password, passwordHash))) &&
+        format === 'sidekick_bcrypt' &&
+        (await check(password, passwordHash)) &&
         Buffer.byteLength(password, 'utf8') <= MAX_PASSWORD_BYTES;
-      if (!matches && hashCost < cost) await spendOneCheck(password);
+      if (format !== 'sidekick_bcrypt' || (!matches && costOf(passwordHash) < cost)) await spendOneCheck(password);
+      await spendLegacyCheck(password, legacySample);
       return matches;
     },
     /** Spends the same work as a real check, so an unknown email answers as slowly as a wrong password. */
-    async verifyNothing(password: string): Promise<false> {
+    async verifyNothing(password: string, legacySample?: string): Promise<false> {
       await spendOneCheck(password);
+      await spendLegacyCheck(password, legacySample);
       return false;
     },
-    needsRehash: (passwordHash: string): boolean => costOf(passwordHash) !== cost,
+    /**
+     * Whether a hash that just matched `password` should be replaced: made at another bcrypt cost, or in
+     * an imported format. Not when bcrypt cannot take the password (over 72 bytes, which pbkdf2 allows):
+     * that hash stays as it is.
+     */
+    needsRehash(passwordHash: string, password: string): boolean {
+      if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return false;
+      const format = hashFormat(passwordHash);
+      return isLegacyFormat(format) || (format === 'sidekick_bcrypt' && costOf(passwordHash) !== cost);
+    },
     /** Total bcrypt rounds spent on verifications since start. */
     get verifiedRounds() {
       return verifiedRounds;
     },
+    /** Checks of imported formats (pbkdf2, argon2, …) since start. */
+    get legacyChecks() {
+      return legacyChecks;
+    },
     get pending() {
       return limiter.pending;
     },
-    /** Ends the bcrypt threads; later calls fail. */
+    /** Ends the hashing threads; later calls fail. */
     close: () => pool.close(),
   };
 }

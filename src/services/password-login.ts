@@ -32,16 +32,17 @@ export function createPasswordLogin(deps: PasswordLoginDeps) {
     const attempt = await store.transaction((tx) => throttle.begin(tx, ...RULES.login(email, client)));
     let settled = false;
     try {
-      const user = await store.users.findByEmail(email);
+      const [user, legacySample] = await Promise.all([store.users.findByEmail(email), store.users.legacyHashSample()]);
       // Unknown emails cost a full check too, and every kind of failure counts the same.
-      const matches = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
+      const matches = user ? await hasher.verify(password, user.passwordHash, legacySample) : await hasher.verifyNothing(password, legacySample);
       if (!user || !matches || !user.isActive) {
         await store.transaction((tx) => throttle.fail(tx, attempt));
         settled = true;
         return undefined;
       }
-      // The configured cost changed since this hash was made: upgrade it while the password is at hand.
-      const upgraded = hasher.needsRehash(user.passwordHash) ? await hasher.hash(password) : undefined;
+      // An imported hash, or the configured cost changed since this one was made: replace it with bcrypt
+      // at today's cost while the password is at hand.
+      const upgraded = hasher.needsRehash(user.passwordHash, password) ? await hasher.hash(password) : undefined;
       const minted = mint(user);
       const opened = await store.transaction(async (tx) => {
         await throttle.forgive(tx, attempt);

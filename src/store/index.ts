@@ -1,15 +1,17 @@
-import type { Database, Executor } from '../db/port.ts';
+import type { Database, Executor, TransactionOptions } from '../db/port.ts';
 import { createHealthStore } from './health.ts';
 import { createOutboxStore } from './outbox.ts';
 import { createRegistrationStore } from './registrations.ts';
 import { createSessionStore } from './sessions.ts';
 import { createThrottleStore } from './throttles.ts';
+import { createUserBatchStore } from './user-batches.ts';
 import { createUserStore } from './users.ts';
 
 /** Every store over one executor: the database, or an open transaction. */
 export function createStores(db: Executor) {
   return {
     users: createUserStore(db),
+    userBatches: createUserBatchStore(db),
     sessions: createSessionStore(db),
     registrations: createRegistrationStore(db),
     outbox: createOutboxStore(db),
@@ -24,9 +26,10 @@ export type Stores = ReturnType<typeof createStores>;
 
 /** The stores over the database, and transactions that hand the same stores over the transaction. */
 export interface Store extends Stores {
-  transaction<T>(work: (tx: Stores) => Promise<T>): Promise<T>;
+  /** `options.snapshot`: reads only, all from one snapshot (see TransactionOptions), for exports. */
+  transaction<T>(work: (tx: Stores) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
 export function createStore(db: Database): Store {
-  return { ...createStores(db), transaction: (work) => db.transaction((tx) => work(createStores(tx))) };
+  return { ...createStores(db), transaction: (work, options) => db.transaction((tx) => work(createStores(tx)), options) };
 }

@@ -168,6 +168,10 @@ const PICTURE_FOR_UPDATE = sql<{ profile_picture: string | null }>('SELECT profi
 const REMOVE = sql<{ profile_picture: string | null }>('DELETE FROM users WHERE id = ? RETURNING profile_picture');
 const LIST = sql<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT ? OFFSET ?`);
 const COUNT = sql<{ n: number }>('SELECT count(*) AS n FROM users');
+// Through the partial index of migration 007: the same condition, word for word.
+const IMPORTED_HASH_SAMPLE = sql<{ password_hash: string }>(
+  "SELECT password_hash FROM users WHERE substr(password_hash, 1, 1) NOT IN ('$', '!') ORDER BY id LIMIT 1",
+);
 
 /** The users table, through `db` (the database or an open transaction). */
 export function createUserStore(db: Executor) {
@@ -262,6 +266,8 @@ export function createUserStore(db: Executor) {
     },
     list: async (limit: number, offset: number) => (await db.all(LIST, [limit, offset])).map(toUser),
     count: async () => (await db.get(COUNT))!.n,
+    /** One hash another system wrote that no login has replaced yet, or undefined when none remain. */
+    legacyHashSample: async () => (await db.get(IMPORTED_HASH_SAMPLE))?.password_hash,
   };
 }
 

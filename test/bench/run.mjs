@@ -41,7 +41,9 @@ if (engine === 'postgres') {
   const bin = postgresBinaries();
   if (!bin) throw new Error('--engine postgres: no PostgreSQL in /usr/lib/postgresql/*/bin (apt-get install -y postgresql)');
   cluster = await startCluster(bin);
-  spawnSync(path.join(bin, 'psql'), ['-q', '-c', 'CREATE DATABASE bench', cluster.url('postgres')], { stdio: 'inherit' });
+  for (const name of ['bench', 'bench_import']) {
+    spawnSync(path.join(bin, 'psql'), ['-q', '-c', `CREATE DATABASE ${name}`, cluster.url('postgres')], { stdio: 'inherit' });
+  }
   env.SIDEKICK_DATABASE_URL = cluster.url('bench');
   env.SIDEKICK_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 }
@@ -310,6 +312,17 @@ async function main() {
     results.usersListExit = listed.status;
   }
 
+  // Moving in from the accounts original: 100,000 users with their Django hashes (none rehashed).
+  const importUsers = quick ? 10_000 : 100_000;
+  log(`importing ${importUsers} Django users …`);
+  const imported = spawnSync(process.execPath, [path.join(root, 'test/bench/import.mjs'), String(importUsers)], {
+    cwd: root,
+    env: engine === 'postgres' ? { ...env, SIDEKICK_DATABASE_URL: cluster.url('bench_import') } : env,
+    encoding: 'utf8',
+  });
+  if (imported.status !== 0) throw new Error(`import bench failed: ${imported.stderr}`);
+  results.djangoImport = JSON.parse(imported.stdout);
+
   const byName = Object.fromEntries(rows.map((row) => [row.name, row]));
   const bareRps = Math.max(byName['bare hono JSON route'].rps, byName['bare hono JSON route, again'].rps);
   for (const row of rows) row.ratio = Math.round((row.rps / bareRps) * 1000) / 1000;
@@ -341,6 +354,20 @@ async function main() {
       byName['JWT profile read, 2 workers'].rps / solo.rps >= 1.5,
     ],
     ['server RSS after the bench', `${results.rssMb} MB`, '≤ 150 MB', results.rssMb <= 150],
+    [
+      `users:import-django, ${results.djangoImport.users} users with their hashes`,
+      `${fmt(results.djangoImport.importMs / 1000, 1)} s`,
+      `< ${importUsers === 100_000 ? 30 : 3} s`,
+      results.djangoImport.importMs < (importUsers === 100_000 ? 30_000 : 3000),
+    ],
+    [
+      // The hash work is exactly one PBKDF2 and one bcrypt (test/services/django-import.test.ts counts it);
+      // the rest is the request's own CPU.
+      `first login of a pbkdf2 user / (PBKDF2 + bcrypt here: ${results.djangoImport.referenceCpuMs} ms CPU)`,
+      `${fmt(results.djangoImport.loginCpuMs / results.djangoImport.referenceCpuMs, 2)}×`,
+      '≤ 1.25×',
+      results.djangoImport.loginCpuMs <= 1.25 * results.djangoImport.referenceCpuMs,
+    ],
     ['--workers 2 stops on SIGTERM with exit 0', String(results.workersExit), '0', results.workersExit === 0],
     ...(results.usersListMs === undefined
       ? []

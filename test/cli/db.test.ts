@@ -19,10 +19,10 @@ describe('db:* commands as subprocesses', () => {
     w = await createCliWorkspace({ migrate: false });
     const first = await w.run(['db:migrate', '--json']);
     expect(first.code).toBe(0);
-    expect(first.json()).toEqual({ database: path.join(w.dataDir, 'sidekick.db'), applied: [1, 2, 3, 4, 5, 6], version: 6 });
+    expect(first.json()).toEqual({ database: path.join(w.dataDir, 'sidekick.db'), applied: [1, 2, 3, 4, 5, 6, 7], version: 7 });
     const again = await w.run(['db:migrate']);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/is up to date \(schema version 6\)/);
+    expect(again.stdout).toMatch(/is up to date \(schema version 7\)/);
   });
 
   it('refuses with exit 78 a database whose schema is newer than this Sidekick', async () => {

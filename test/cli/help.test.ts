@@ -5,7 +5,7 @@ import { runCli } from './helpers/cli.ts';
 
 const COMMANDS = [
   'db:backup', 'db:migrate', 'otp:resend', 'serve', 'token:issue', 'token:revoke', 'users:create', 'users:delete',
-  'users:import', 'users:list', 'users:set-password', 'users:show', 'users:update',
+  'users:export', 'users:import', 'users:list', 'users:set-password', 'users:show', 'users:update',
 ];
 
 describe('help', () => {

@@ -55,7 +55,7 @@ describe.each(bothEngines())('migrations on %s', (engine) => {
     const known = loadMigrations(engine).map((m) => m.version);
     expect(known.length).toBeGreaterThan(0);
     expect(await migrate(db)).toEqual(known);
-    expect(await schemaVersion(db)).toBe(6);
+    expect(await schemaVersion(db)).toBe(7);
     expect(Object.keys(await columns(db))).toEqual(
       expect.arrayContaining(['users', 'sessions', 'revoked_jwts', 'pending_registrations', 'throttle_events', 'outbox', 'schema_migrations']),
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseUserFile } from '../../src/services/user-import.ts';
+import { parseUserFile } from '../../src/services/user-file.ts';
 
 function failure(text: string): string {
   try {
