@@ -206,7 +206,7 @@ export function createDjangoImportService(deps: DjangoImportDeps) {
     problems.push(...(await taken(store)));
 
     const report: DjangoImportReport = {
-      source: sourceTarget.includes('://') ? source.location : sourceTarget,
+      source: source.location,
       original: kind,
       dryRun: Boolean(options.dryRun),
       users: users.length,

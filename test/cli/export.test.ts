@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase, postgresMissing } from '../helpers/postgres.ts';
@@ -23,15 +23,9 @@ describe('users:export as a subprocess', () => {
     await w?.close();
   });
 
-  function file(name: string, content: string): string {
-    const target = path.join(w.dataDir, name);
-    writeFileSync(target, content);
-    return target;
-  }
-
   it('writes every user with its hash to a 0600 file in folders it makes, and says how many with --json', async () => {
     w = await createCliWorkspace();
-    const seeded = await w.run(['users:import', file('seed.json', JSON.stringify(SEED)), '--json']);
+    const seeded = await w.run(['users:import', w.file('seed.json', JSON.stringify(SEED)), '--json']);
     expect(seeded.code, seeded.stderr).toBe(0);
     const target = path.join(w.dataDir, 'exports', '2026', 'users.json');
     const result = await w.run(['users:export', target, '--json']);
@@ -71,7 +65,7 @@ describe('users:export as a subprocess', () => {
     const last = await createCliWorkspace();
     try {
       const onMiddle = (args: string[], input?: string) => middle.run(args, { env: url ? { SIDEKICK_DATABASE_URL: url } : {}, input });
-      expect((await w.run(['users:import', file('seed.json', JSON.stringify(SEED))])).code).toBe(0);
+      expect((await w.run(['users:import', w.file('seed.json', JSON.stringify(SEED))])).code).toBe(0);
       const first = path.join(w.dataDir, 'first.json');
       expect((await w.run(['users:export', first])).code).toBe(0);
 
@@ -101,7 +95,7 @@ describe('users:export as a subprocess', () => {
 
   it('refuses a file with a bad hash, both a password and a hash, or a taken id, and imports nothing', async () => {
     w = await createCliWorkspace();
-    expect((await w.run(['users:import', file('seed.json', JSON.stringify(SEED))])).code).toBe(0);
+    expect((await w.run(['users:import', w.file('seed.json', JSON.stringify(SEED))])).code).toBe(0);
     const csv = [
       'id,email,password,password_hash',
       `,new@example.com,${PASSWORD},`,
@@ -109,7 +103,7 @@ describe('users:export as a subprocess', () => {
       ',junk@example.com,,md5$salt$0123456789abcdef',
       `17,taken@example.com,,${BCRYPT_SHAPE}`,
     ].join('\n');
-    const result = failure(await w.run(['users:import', file('bad.csv', csv), '--json']));
+    const result = failure(await w.run(['users:import', w.file('bad.csv', csv), '--json']));
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.lines).toEqual([expect.stringMatching(/^Error: 3 of 4 rows are invalid, nothing was imported: /)]);
@@ -122,7 +116,7 @@ describe('users:export as a subprocess', () => {
   it('shows a progress bar on a terminal, and none with --json', async () => {
     w = await createCliWorkspace();
     const many = Array.from({ length: 1200 }, (_, i) => ({ email: `u${i}@example.com`, password_hash: BCRYPT_SHAPE }));
-    expect((await w.run(['users:import', file('many.json', JSON.stringify(many))])).code).toBe(0);
+    expect((await w.run(['users:import', w.file('many.json', JSON.stringify(many))])).code).toBe(0);
     const shown = await runInTerminal(['users:export', path.join(w.dataDir, 'tty.json')], w.env, []);
     expect(shown.code).toBe(0);
     expect(shown.screen).toMatch(/Exporting users \[#{30}\] 1200\/1200/);

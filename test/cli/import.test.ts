@@ -1,5 +1,4 @@
 import { passwordWorks } from '../helpers/passwords.ts';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './helpers/build.ts';
@@ -14,12 +13,6 @@ describe('users:import as a subprocess', () => {
     await w?.close();
   });
 
-  function file(name: string, content: string): string {
-    const target = path.join(w.dataDir, name);
-    writeFileSync(target, content);
-    return target;
-  }
-
   it('imports a JSON file of users with profiles and staff flags, all of whom can log in', async () => {
     w = await createCliWorkspace();
     const users = [
@@ -27,7 +20,7 @@ describe('users:import as a subprocess', () => {
       { email: 'ben@example.com', password: 'Another-Good-One-7', gender: 'Male', superuser: true },
       { email: 'Cid@Example.com', password: 'Third-Pass-Phrase-3', bio: 'Hi', profile_picture: 'https://example.com/c.png' },
     ];
-    const result = await w.run(['users:import', file('demo.json', JSON.stringify(users)), '--json']);
+    const result = await w.run(['users:import', w.file('demo.json', JSON.stringify(users)), '--json']);
     expect(result.code).toBe(0);
     const body = result.json();
     expect(body.imported).toBe(3);
@@ -53,7 +46,7 @@ describe('users:import as a subprocess', () => {
       `eve@example.com,${PASSWORD},,,`,
       '',
     ].join('\r\n');
-    const result = await w.run(['users:import', file('staff.csv', csv)]);
+    const result = await w.run(['users:import', w.file('staff.csv', csv)]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Imported 2 users\.\n$/);
     const sidekick = await w.open();
@@ -73,7 +66,7 @@ describe('users:import as a subprocess', () => {
       `old@example.com,${PASSWORD},,`,
       `late@example.com,${PASSWORD},2999-01-01,maybe`,
     ].join('\n');
-    const result = failure(await w.run(['users:import', file('bad.csv', csv), '--json']));
+    const result = failure(await w.run(['users:import', w.file('bad.csv', csv), '--json']));
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.lines).toHaveLength(1);
@@ -92,10 +85,10 @@ describe('users:import as a subprocess', () => {
     w = await createCliWorkspace();
     const [typo, missing, empty, notJson] = (
       await Promise.all([
-        w.run(['users:import', file('typo.csv', `email,pasword\na@example.com,${PASSWORD}\n`)]),
+        w.run(['users:import', w.file('typo.csv', `email,pasword\na@example.com,${PASSWORD}\n`)]),
         w.run(['users:import', path.join(w.dataDir, 'nope.json')]),
-        w.run(['users:import', file('empty.json', '[]')]),
-        w.run(['users:import', file('broken.json', '[{"email": ')]),
+        w.run(['users:import', w.file('empty.json', '[]')]),
+        w.run(['users:import', w.file('broken.json', '[{"email": ')]),
       ])
     ).map(failure);
     expect(typo).toMatchObject({ code: 2, lines: [expect.stringMatching(/^Error: unknown CSV column "pasword"/)] });

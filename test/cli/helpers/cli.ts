@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, resolveSecret } from '../../../src/config.ts';
@@ -105,6 +105,8 @@ export interface CliWorkspace {
   dataDir: string;
   env: Record<string, string>;
   run(args: string[], options?: RunOptions): Promise<CliResult>;
+  /** Writes `content` to a file in the data folder; its path. */
+  file(name: string, content: string): string;
   /** A Sidekick on the same database file (system clock unless given, mail kept in `transport`). */
   open(options?: { transport?: MemoryTransport; clock?: Clock }): Promise<Sidekick>;
   close(): Promise<void>;
@@ -129,6 +131,11 @@ export async function createCliWorkspace(options: { migrate?: boolean } = {}): P
     dataDir,
     env,
     run: (args, runOptions) => runCli(args, env, runOptions),
+    file(name, content) {
+      const target = path.join(dataDir, name);
+      writeFileSync(target, content);
+      return target;
+    },
     open,
     async close() {
       await Promise.all(opened.map((sidekick) => sidekick.close()));
