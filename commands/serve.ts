@@ -4,6 +4,7 @@ import { Flags } from '@oclif/core';
 import { databaseLocation, type Config } from '../src/config.ts';
 import { SidekickCommand } from '../src/cli/base-command.ts';
 import { CliError, EXIT } from '../src/cli/errors.ts';
+import { markServing } from '../src/services/database-restore.ts';
 import type { Sidekick } from '../src/sidekick.ts';
 import type { Logger } from '../src/logger.ts';
 import { startBackgroundWork, startServer } from '../src/http/server.ts';
@@ -11,10 +12,15 @@ import { startBackgroundWork, startServer } from '../src/http/server.ts';
 /** Messages a cluster worker sends its primary. */
 type WorkerMessage = { sidekick: 'listening'; url: string };
 
+/**
+ * The first SIGINT or SIGTERM. The listeners stay: a stopping process may be signalled again (a service
+ * manager signals the whole process group, and the primary forwards the signal to its workers), and a
+ * second signal must not kill it mid-drain; the drain timeout bounds the stop.
+ */
 const untilSignal = () =>
   new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
+    process.on('SIGTERM', () => resolve('SIGTERM'));
   });
 
 export default class Serve extends SidekickCommand {
@@ -33,6 +39,9 @@ export default class Serve extends SidekickCommand {
     db: Flags.string({ description: 'SQLite database file (SIDEKICK_DB).' }),
     workers: Flags.integer({ description: 'Processes serving HTTP on the same port (node:cluster).', default: 1, min: 1, max: 64 }),
   };
+
+  /** Marks the SQLite database as served (see serving-marker.ts), for db:restore; the primary's alone. */
+  private serving: { release(): void } | undefined;
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Serve);
@@ -63,7 +72,17 @@ export default class Serve extends SidekickCommand {
     if (problem) {
       throw new CliError(`the database ${databaseLocation(sidekick.config)} failed its integrity check (${problem}): restore it from a backup`, EXIT.noInput);
     }
+    this.serving = markServing(sidekick.config);
     return sidekick;
+  }
+
+  /** After the database is closed, however the command ends: only then is it no longer served. */
+  protected override async finally(error: Error | undefined): Promise<void> {
+    try {
+      return await super.finally(error);
+    } finally {
+      this.serving?.release();
+    }
   }
 
   /** One HTTP server among several; background work is the primary's. */

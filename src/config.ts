@@ -16,6 +16,10 @@ export interface Config {
   readonly publicUrl: string;
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;
+  /** The name people know the service by, in every mail and page (SIDEKICK_APP_NAME). */
+  readonly appName: string;
+  /** An app's own reset page, `{uid}` and `{token}` still to fill in; undefined: Sidekick's own page. */
+  readonly resetUrl: string | undefined;
   /** Durations are whole seconds. */
   readonly accessTtl: number;
   readonly refreshTtl: number;
@@ -167,6 +171,46 @@ function parseDatabaseUrl(raw: string): string {
   return raw;
 }
 
+export const MAX_APP_NAME_LENGTH = 60;
+
+/**
+ * The name shown in subjects and headings. Control characters are refused rather than stripped: a
+ * newline in a subject is a header-injection attempt or a typo, never what the operator meant.
+ */
+function parseAppName(name: string, raw: string): string {
+  const value = raw.trim();
+  if (value === '') throw new ConfigError(`${name}: must not be blank`);
+  if (/[\p{Cc}\u2028\u2029]/u.test(value)) throw new ConfigError(`${name}: must not contain control characters (newlines, tabs, …)`);
+  if ([...value].length > MAX_APP_NAME_LENGTH) {
+    throw new ConfigError(`${name}: must be at most ${MAX_APP_NAME_LENGTH} characters (it heads every mail subject)`);
+  }
+  return value;
+}
+
+/**
+ * An app's own reset page (djoser's PASSWORD_RESET_CONFIRM_URL), e.g.
+ * `https://app.example.com/reset/{uid}/{token}`. Checked with the placeholders filled in, since a
+ * template is a URL only once they are; the values put there are URL-safe, so nothing is encoded.
+ */
+function parseResetUrl(name: string, raw: string): string {
+  const example = 'e.g. https://app.example.com/reset/{uid}/{token}';
+  // Quoted as JSON: a stray newline in the value must not break the one-line error.
+  const shown = JSON.stringify(raw);
+  if (/\s/.test(raw.trim())) throw new ConfigError(`${name}: ${shown} must not contain whitespace (${example})`);
+  const missing = ['{uid}', '{token}'].filter((placeholder) => !raw.includes(placeholder));
+  if (missing.length > 0) throw new ConfigError(`${name}: ${shown} must contain ${missing.join(' and ')} (${example})`);
+  let url: URL;
+  try {
+    url = new URL(raw.replaceAll('{uid}', 'MQ').replaceAll('{token}', 'token'));
+  } catch {
+    throw new ConfigError(`${name}: ${shown} is not an absolute URL (${example})`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.hostname === '') {
+    throw new ConfigError(`${name}: ${shown} must start with http:// or https:// (${example})`);
+  }
+  return raw.trim();
+}
+
 function checkSecret(name: string, secret: string): string {
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`${name}: the secret must be at least ${MIN_SECRET_LENGTH} characters`);
@@ -202,6 +246,8 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): Config {
     publicUrl: parseUrl('SIDEKICK_PUBLIC_URL', read('SIDEKICK_PUBLIC_URL') ?? `http://localhost:${port}`, ['http:', 'https:']),
     smtpUrl: read('SIDEKICK_SMTP_URL') && parseUrl('SIDEKICK_SMTP_URL', read('SIDEKICK_SMTP_URL')!, ['smtp:', 'smtps:']),
     mailFrom: read('SIDEKICK_MAIL_FROM') ?? 'Sidekick <no-reply@localhost>',
+    appName: parseAppName('SIDEKICK_APP_NAME', read('SIDEKICK_APP_NAME') ?? 'Sidekick'),
+    resetUrl: read('SIDEKICK_RESET_URL') && parseResetUrl('SIDEKICK_RESET_URL', read('SIDEKICK_RESET_URL')!),
     accessTtl: duration('SIDEKICK_ACCESS_TTL', '5m'),
     refreshTtl: duration('SIDEKICK_REFRESH_TTL', '1d'),
     tokenTtl: duration('SIDEKICK_TOKEN_TTL', '30d'),

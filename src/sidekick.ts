@@ -1,9 +1,10 @@
 import { openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
-import type { ResolvedConfig } from './config.ts';
+import type { Config, ResolvedConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createDeliverer } from './mail/deliverer.ts';
-import { createFileTransport, createSmtpTransport, type MailTransport } from './mail/transports.ts';
+import { createMailTemplates, type MailBrand } from './mail/templates.ts';
+import { createConfiguredTransport, type MailTransport } from './mail/transports.ts';
 import { createAccountService } from './services/accounts.ts';
 import { systemClock, type Clock } from './services/clock.ts';
 import { createCredentialService } from './services/credentials.ts';
@@ -13,6 +14,7 @@ import { createJwtCodec } from './services/jwt.ts';
 import { createAuthService } from './services/auth.ts';
 import { createMailer } from './services/mailer.ts';
 import { createMailQueueService } from './services/mail-queue.ts';
+import { createMailTestService } from './services/mail-test.ts';
 import { createMaintenanceService } from './services/maintenance.ts';
 import { createMediaService } from './services/media.ts';
 import { createPasswordHasher } from './services/password-hasher.ts';
@@ -53,8 +55,26 @@ export async function createSidekick(config: ResolvedConfig, options: SidekickOp
   return wire(db, config, clock, logger, options);
 }
 
+/** Who the mail and pages say they come from, and Sidekick's own page for asking a reset link. */
+const brandOf = (config: Config): MailBrand => ({
+  appName: config.appName,
+  resetRequestUrl: `${config.publicUrl}/api/users/reset-password/`,
+});
+
+/**
+ * What `mail:test` needs, without the database: checking the mail settings must work before
+ * `db:migrate`, and must not fail because the database is down.
+ */
+export function createMailCheck(config: Config, options: Pick<SidekickOptions, 'clock' | 'transport'> = {}) {
+  const transport = options.transport ?? createConfiguredTransport(config);
+  const mailTest = createMailTestService({ transport, mails: createMailTemplates(brandOf(config)), clock: options.clock ?? systemClock });
+  return { mailTest, close: () => transport.close() };
+}
+
 function wire(db: Database, config: ResolvedConfig, clock: Clock, logger: Logger, options: SidekickOptions) {
   const store = createStore(db);
+  const brand = brandOf(config);
+  const mails = createMailTemplates(brand);
   const throttle = createThrottleService(clock);
   const mailer = createMailer(deriveKey(config.secret, 'outbox'), clock);
   const hasher = createPasswordHasher({
@@ -78,13 +98,11 @@ function wire(db: Database, config: ResolvedConfig, clock: Clock, logger: Logger
     rotateRefreshTokens: config.rotateRefreshTokens,
   });
   const media = createMediaService({ dir: path.join(config.dataDir, 'media'), publicUrl: config.publicUrl });
-  const accounts = createAccountService({ store, hasher, credentials, mailer, media, throttle, clock, minAge: config.minAge });
-  const transport =
-    options.transport ??
-    (config.smtpUrl
-      ? createSmtpTransport(config.smtpUrl, config.mailFrom)
-      : createFileTransport(path.join(config.dataDir, 'outbox'), config.mailFrom));
+  const accounts = createAccountService({ store, hasher, credentials, mailer, mails, media, throttle, clock, minAge: config.minAge });
+  const transport = options.transport ?? createConfiguredTransport(config);
   const services = {
+    /** The app name and request page the HTML pages show. */
+    brand,
     credentials,
     auth: createAuthService(credentials, createPasswordLogin({ store, hasher, throttle, credentials })),
     registration: createRegistrationService({
@@ -96,7 +114,7 @@ function wire(db: Database, config: ResolvedConfig, clock: Clock, logger: Logger
       clock,
       codeKey: deriveKey(config.secret, 'otp'),
       otpTtl: config.otpTtl,
-      resetRequestUrl: `${config.publicUrl}/api/users/reset-password/`,
+      mails,
       minAge: config.minAge,
     }),
     passwordReset: createPasswordResetService({
@@ -109,6 +127,8 @@ function wire(db: Database, config: ResolvedConfig, clock: Clock, logger: Logger
       resetKey: deriveKey(config.secret, 'password-reset'),
       resetTtl: config.resetTtl,
       publicUrl: config.publicUrl,
+      resetUrl: config.resetUrl,
+      mails,
     }),
     accounts,
     media,

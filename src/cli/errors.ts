@@ -9,7 +9,11 @@ export const EXIT = {
   notFound: 3,
   /** sysexits EX_NOINPUT: a missing database or an unreadable input file. */
   noInput: 66,
-  /** sysexits EX_TEMPFAIL: the database is locked; trying again later may work. */
+  /** sysexits EX_NOUSER: the mail server refused the recipient for good (mail:test). */
+  noUser: 67,
+  /** sysexits EX_UNAVAILABLE: a server Sidekick needs (the SMTP relay) cannot be reached or refused the exchange. */
+  unavailable: 69,
+  /** sysexits EX_TEMPFAIL: the database is locked, or the mail server answered 4xx; trying again later may work. */
   busy: 75,
   /** sysexits EX_CONFIG: a bad SIDEKICK_* value or a database newer than this Sidekick. */
   config: 78,

@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+
 /**
  * The runtime seam for SQLite. On Node the driver is better-sqlite3; where its native addon cannot load
  * (Deno refuses non-Node-API addons) the built-in `node:sqlite` takes over. Both are bent to one
@@ -33,6 +35,10 @@ export interface SqliteDriver {
 
 type BetterSqlite3Class = typeof import('better-sqlite3');
 
+/** The most pages better-sqlite3 takes per backup step: all of them. */
+const ALL_PAGES = 0x7fffffff;
+const BACKUP_RETRY_MS = 10;
+
 function betterSqlite3Driver(BetterSqlite3: BetterSqlite3Class): SqliteDriver {
   return {
     name: 'better-sqlite3',
@@ -46,7 +52,20 @@ function betterSqlite3Driver(BetterSqlite3: BetterSqlite3Class): SqliteDriver {
         get inTransaction() {
           return db.inTransaction;
         },
-        backup: async (file) => void (await db.backup(file)),
+        async backup(file) {
+          // better-sqlite3 reports a first step that found either database locked (SQLITE_BUSY: a writer
+          // on the target of a restore, say) as a finished backup of 0 pages, having copied nothing. So an
+          // empty result from a database that has pages is tried again, as SQLite's busy handler would.
+          // One step for the whole copy: stepping 100 pages at a time restarts from the first page
+          // whenever another connection commits to the source in between.
+          const deadline = Date.now() + busyTimeoutMs;
+          for (;;) {
+            const { totalPages } = await db.backup(file, { progress: () => ALL_PAGES });
+            if (totalPages > 0 || db.pragma('page_count', { simple: true }) === 0) return;
+            if (Date.now() >= deadline) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+            await new Promise((resolve) => setTimeout(resolve, BACKUP_RETRY_MS));
+          }
+        },
         close: () => {
           if (db.open) db.close();
         },
@@ -203,6 +222,10 @@ function nodeSqliteDriver(sqlite: NodeSqliteModule): SqliteDriver {
           if (sqlite.backup) {
             await sqlite.backup(db, file).catch((error: unknown) => Promise.reject(withSqliteCode(error)));
           } else {
+            // VACUUM INTO writes only a new or empty file: it cannot restore into a live database.
+            if (existsSync(file) && statSync(file).size > 0) {
+              throw new Error(`this runtime's node:sqlite has no backup API, so it cannot copy into the existing database ${file}: run this command with Node (better-sqlite3) or a newer runtime`);
+            }
             translating(() => db.prepare('VACUUM INTO ?').run(file));
           }
         },

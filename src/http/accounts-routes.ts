@@ -1,7 +1,7 @@
 import type { Services } from '../sidekick.ts';
 import type { Router } from './context.ts';
 import { jsonResponse, NO_STORE } from './wire.ts';
-import { htmlAnswer, linkInvalidPage, newLinkPage, passwordChangedPage, resetPage, wantsHtml } from './reset-page.ts';
+import { createResetPages, htmlAnswer, wantsHtml } from './reset-page.ts';
 import { accountsProfile } from './serializers.ts';
 import { SidekickError } from '../errors.ts';
 
@@ -10,6 +10,7 @@ const problemsOf = (error: SidekickError) => (error.fields ? Object.values(error
 /** The accounts API (document 000, contract §2). */
 export function accountsRoutes(router: Router, services: Services) {
   const { auth, registration, passwordReset, accounts } = services;
+  const { linkInvalidPage, newLinkPage, passwordChangedPage, requestLinkPage, resetPage } = createResetPages(services.brand.appName);
 
   router.resource(['/api/users/register/'], {
     POST: async (c) => {
@@ -40,6 +41,8 @@ export function accountsRoutes(router: Router, services: Services) {
   );
 
   router.resource(['/api/users/reset-password/'], {
+    // The page the notice mails link to, where a person asks for a link without an app.
+    GET: (c) => htmlAnswer(c, requestLinkPage(), 200),
     POST: async (c) => {
       if (!wantsHtml(c)) return jsonResponse(c, await passwordReset.requestLink(c.get('body'), router.clientAddress(c)));
       // The form a dead link's page offers.

@@ -7,6 +7,8 @@ import { createEnvelope } from './envelope.ts';
 import { handleError } from './errors.ts';
 import { kitchenRoutes } from './kitchen-routes.ts';
 import { mediaRoutes } from './media-routes.ts';
+import { referenceRoutes } from './reference-routes.ts';
+import { sidekickVersion } from '../version.ts';
 import { SidekickError } from '../errors.ts';
 import { createClientAddress, jsonResponse, requestHeader } from './wire.ts';
 import { createClientAddressResolver } from '../services/client-address.ts';
@@ -29,12 +31,13 @@ export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
   router.resource(['/healthz'], {
     GET: async (c) => {
       if (!(await services.health.check())) throw new SidekickError('unavailable', 'The database cannot be read or written.');
-      return jsonResponse(c, { status: 'ok' });
+      return jsonResponse(c, { status: 'ok', version: sidekickVersion() });
     },
   });
   accountsRoutes(router, services);
   kitchenRoutes(router, services);
   mediaRoutes(router, services);
+  referenceRoutes(router, config);
 
   app.notFound((c) =>
     answer(c, () => {

@@ -66,10 +66,15 @@ export function createDeliverer(options: DelivererOptions) {
     const entry = await outbox.claimDue(clock.now(), clock.now() + leaseMs);
     if (!entry) return false;
     try {
-      const location = await transport.send(mailer.open(entry));
+      const sent = await transport.send(mailer.open(entry));
       if (abandoned) return false;
       await outbox.markSent(entry.id, clock.now());
-      logger.info({ mailId: entry.id, via: transport.description, ...(location ? { location } : {}) }, 'mail delivered');
+      // The relay's reply names its queue id: what an operator greps the relay's log for.
+      const { location, response } = sent ?? {};
+      logger.info(
+        { mailId: entry.id, via: transport.description, ...(location ? { location } : {}), ...(response ? { smtpResponse: response } : {}) },
+        'mail delivered',
+      );
     } catch (error) {
       if (abandoned) return false;
       const reason = error instanceof Error ? error.message : String(error);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { notFound, SidekickError, validationError } from '../errors.ts';
-import { passwordChangedMail } from '../mail/templates.ts';
+import type { MailTemplates } from '../mail/templates.ts';
 import type { Store } from '../store/index.ts';
 import type { AdminChanges, NewUser, ProfileChanges, User } from '../store/users.ts';
 import type { Clock } from './clock.ts';
@@ -12,13 +12,15 @@ import type { PasswordHasher } from './password-hasher.ts';
 import { RULES, type ThrottleService } from './throttle.ts';
 import { emailTaken } from './registration.ts';
 import { randomSuperheroName } from './superhero.ts';
-import { emailField, httpUrlField, minimumAgeRule, parseInput, passwordField, pastDateField, text } from './validation.ts';
+import { requestSchemas } from './request-schemas.ts';
+import { minimumAgeRule, parseInput, passwordField, text } from './validation.ts';
 
 export interface AccountServiceDeps {
   store: Store;
   hasher: PasswordHasher;
   credentials: CredentialService;
   mailer: Mailer;
+  mails: MailTemplates;
   media: MediaService;
   throttle: ThrottleService;
   clock: Clock;
@@ -49,39 +51,10 @@ export function createAccountService(deps: AccountServiceDeps) {
   const { store, hasher, credentials, media, clock } = deps;
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
   const checkAge = minimumAgeRule(deps.minAge, today);
-  // Not a union: a union's failure reads "Invalid input", hiding the inner field's own message.
-  // A blank value means null too, as DRF reads it for nullable fields: a form cannot send null.
-  const nullable = <T extends z.ZodType>(schema: T) =>
-    z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? null : value), schema.nullable());
-  // Text columns hold '' for "not set": null clears them as blank does.
-  const clearableText = (max: number, multiline = false) =>
-    nullable(text(max, { allowBlank: true, multiline })).transform((value) => value ?? '');
-
-  // Unknown keys are dropped by the schemas: read-only fields in a body are ignored, never applied.
-  const accountsProfileSchema = z.object({
-    gender: text(10, { allowBlank: true }).optional(),
-    preferences: text(100).optional(),
-    dob: pastDateField(today).optional(),
-  });
-  const kitchenProfileSchema = z.object({
-    name: clearableText(30).optional(),
-    date_of_birth: nullable(pastDateField(today)).optional(),
-    bio: clearableText(500, true).optional(),
-    phone_number: clearableText(30).optional(),
-    profile_picture: nullable(httpUrlField(200)).optional(),
-  });
-  const newUserSchema = z.object({
-    email: emailField,
-    password: passwordField,
-    name: text(30, { allowBlank: true }).optional(),
-    gender: text(10, { allowBlank: true }).optional(),
-    preferences: text(100, { allowBlank: true }).optional(),
-    dob: pastDateField(today).optional(),
-    date_of_birth: nullable(pastDateField(today)).optional(),
-    bio: text(500, { allowBlank: true, multiline: true }).optional(),
-    phone_number: text(30, { allowBlank: true }).optional(),
-    profile_picture: nullable(httpUrlField(200)).optional(),
-  });
+  const schemas = requestSchemas(today);
+  const accountsProfileSchema = schemas.accountsProfile;
+  const kitchenProfileSchema = schemas.kitchenProfile;
+  const newUserSchema = schemas.newUser;
 
   async function requireUser(email: string): Promise<User> {
     const normalized = email.trim().toLowerCase();
@@ -232,7 +205,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       await store.transaction(async (tx) => {
         if (!(await tx.users.setPassword(user.id, passwordHash, clock.now()))) throw notFound();
         await credentials.revokeAllInTransaction(tx, user.id);
-        await deps.mailer.enqueue(tx, user.email, passwordChangedMail());
+        await deps.mailer.enqueue(tx, user.email, deps.mails.passwordChanged());
       });
       return user;
     },

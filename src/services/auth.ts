@@ -1,19 +1,9 @@
-import { z } from 'zod';
 import { SidekickError, validationError } from '../errors.ts';
 import type { User } from '../store/users.ts';
 import type { Credential, CredentialService, Minted, TokenPair } from './credentials.ts';
 import type { PasswordLogin } from './password-login.ts';
-import { parseInput, passwordField, text } from './validation.ts';
-
-// Login takes the email as typed (any text, as SimpleJWT's field does): a malformed one simply fails.
-const loginSchema = z.object({
-  email: text(254).transform((email) => email.toLowerCase()),
-  password: passwordField,
-});
-
-const tokenField = (name: string) => z.object({ [name]: text(4096) });
-const refreshSchema = tokenField('refresh');
-const verifySchema = tokenField('token');
+import { loginBody, refreshBody, verifyBody } from './request-schemas.ts';
+import { parseInput } from './validation.ts';
 
 /**
  * The endpoints' view of credentials: request bodies in, tokens out. The two APIs' logins share one
@@ -21,7 +11,7 @@ const verifySchema = tokenField('token');
  */
 export function createAuthService(credentials: CredentialService, login: PasswordLogin) {
   async function check<T>(body: unknown, client: string, mint: (user: User) => Minted<T>, onFailure: () => SidekickError) {
-    const { email, password } = parseInput(loginSchema, body);
+    const { email, password } = parseInput(loginBody, body);
     const result = await login(email, password, client, mint);
     if (!result) throw onFailure();
     return result;
@@ -48,9 +38,9 @@ export function createAuthService(credentials: CredentialService, login: Passwor
     /** A kitchen sign-up is signed in at once. */
     tokenFor: (user: User) => credentials.issueOpaqueToken(user),
 
-    refresh: (body: unknown) => credentials.refresh(parseInput(refreshSchema, body).refresh),
-    verify: (body: unknown) => credentials.verify(parseInput(verifySchema, body).token),
-    blacklist: (body: unknown) => credentials.blacklist(parseInput(refreshSchema, body).refresh),
+    refresh: (body: unknown) => credentials.refresh(parseInput(refreshBody, body).refresh),
+    verify: (body: unknown) => credentials.verify(parseInput(verifyBody, body).token),
+    blacklist: (body: unknown) => credentials.blacklist(parseInput(refreshBody, body).refresh),
     authenticate: (header: string | undefined) => credentials.authenticate(header),
     logout: (credential: Credential) => credentials.logout(credential),
   };

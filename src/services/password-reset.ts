@@ -1,6 +1,5 @@
-import { z } from 'zod';
 import { SidekickError } from '../errors.ts';
-import { passwordChangedMail, passwordResetMail } from '../mail/templates.ts';
+import type { MailTemplates } from '../mail/templates.ts';
 import type { Store } from '../store/index.ts';
 import type { User } from '../store/users.ts';
 import type { Clock } from './clock.ts';
@@ -9,7 +8,8 @@ import type { CredentialService } from './credentials.ts';
 import type { Mailer } from './mailer.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { RULES, type ThrottleService } from './throttle.ts';
-import { emailField, parseInput, passwordField } from './validation.ts';
+import { resetConfirmBody, resetRequestBody } from './request-schemas.ts';
+import { parseInput } from './validation.ts';
 
 const linkInvalid = () => new SidekickError('reset_link_invalid', 'Invalid or expired link.');
 
@@ -23,6 +23,9 @@ export interface PasswordResetDeps {
   resetKey: Buffer;
   resetTtl: number;
   publicUrl: string;
+  /** SIDEKICK_RESET_URL: an app's own reset page, with `{uid}` and `{token}` to fill in. */
+  resetUrl?: string;
+  mails: MailTemplates;
 }
 
 /** Who an unknown email's link is made for (and never sent to). */
@@ -44,8 +47,6 @@ function decodeUid(uidb64: string): number | undefined {
  */
 export function createPasswordResetService(deps: PasswordResetDeps) {
   const { store, hasher, credentials, mailer, throttle, clock } = deps;
-  const requestSchema = z.object({ email: emailField });
-  const confirmSchema = z.object({ new_password: passwordField });
 
   const sign = (user: Pick<User, 'id' | 'passwordVersion'>, issuedAt: number) =>
     hmacHex(deps.resetKey, user.id, user.passwordVersion, issuedAt).slice(0, 40);
@@ -53,7 +54,11 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
   function makeLink(user: Pick<User, 'id' | 'passwordVersion'>): string {
     const issuedAt = Math.floor(clock.now() / 1000);
     const token = `${issuedAt.toString(36)}-${sign(user, issuedAt)}`;
-    return `${deps.publicUrl}/api/users/reset/${encodeUid(user.id)}/${token}/`;
+    const uid = encodeUid(user.id);
+    // Both are URL-safe as they stand (base64url; base-36 digits, a dash, hex), so the template
+    // needs no encoding: the app reads back exactly what it must POST to /api/users/reset/<uid>/<token>/.
+    if (deps.resetUrl !== undefined) return deps.resetUrl.replaceAll('{uid}', uid).replaceAll('{token}', token);
+    return `${deps.publicUrl}/api/users/reset/${uid}/${token}/`;
   }
 
   /** The active user the link belongs to, if the link is genuine, unused and unexpired. */
@@ -71,12 +76,12 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
 
   return {
     async requestLink(body: unknown, client: string): Promise<{ message: string }> {
-      const { email } = parseInput(requestSchema, body);
+      const { email } = parseInput(resetRequestBody, body);
       await store.transaction(async (tx) => {
         await throttle.take(tx, RULES.resetMail(email), RULES.sends(client));
         const user = await tx.users.findByEmail(email);
         // An unknown (or inactive) address gets the same link made and sealed, for nobody: no timing shows it.
-        const mail = passwordResetMail(makeLink(user ?? NOBODY), deps.resetTtl);
+        const mail = deps.mails.passwordReset(makeLink(user ?? NOBODY), deps.resetTtl);
         if (user?.isActive) await mailer.enqueue(tx, user.email, mail);
         else mailer.prepareOnly(mail);
       });
@@ -96,7 +101,7 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
         input && typeof input === 'object' && !Array.isArray(input) && input.new_password === undefined && input.password !== undefined
           ? { ...input, new_password: input.password }
           : body;
-      const { new_password } = parseInput(confirmSchema, normalized, {
+      const { new_password } = parseInput(resetConfirmBody, normalized, {
         passwordKey: 'new_password',
         emailForPassword: user.email,
       });
@@ -107,7 +112,7 @@ export function createPasswordResetService(deps: PasswordResetDeps) {
         await credentials.revokeAllInTransaction(tx, user.id);
         // The owner proved the mailbox: whatever was guessed at the account before no longer counts.
         await throttle.clearAccount(tx, user.email);
-        await mailer.enqueue(tx, user.email, passwordChangedMail());
+        await mailer.enqueue(tx, user.email, deps.mails.passwordChanged());
       });
       return { message: 'Password reset successful' };
     },

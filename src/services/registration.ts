@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { z } from 'zod';
 import { SidekickError, validationError } from '../errors.ts';
-import { alreadyRegisteredMail, registrationCodeMail } from '../mail/templates.ts';
+import type { MailTemplates } from '../mail/templates.ts';
 import type { Store } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 import { hmacHex, safeEqual } from './crypto.ts';
@@ -10,7 +9,8 @@ import type { PasswordHasher } from './password-hasher.ts';
 import { randomSuperheroName } from './superhero.ts';
 import { RULES, type ThrottleService } from './throttle.ts';
 import type { CredentialService } from './credentials.ts';
-import { emailField, minimumAgeRule, parseInput, passwordField, pastDateField, text } from './validation.ts';
+import { otpField, requestSchemas } from './request-schemas.ts';
+import { minimumAgeRule, parseInput } from './validation.ts';
 
 /** Codes a pending registration lets be tried: after this many wrong ones it is burned. */
 export const MAX_OTP_TRIES = 5;
@@ -27,7 +27,7 @@ export interface RegistrationServiceDeps {
   clock: Clock;
   codeKey: Buffer;
   otpTtl: number;
-  resetRequestUrl: string;
+  mails: MailTemplates;
   minAge?: number;
 }
 
@@ -35,14 +35,7 @@ export interface RegistrationServiceDeps {
 export function createRegistrationService(deps: RegistrationServiceDeps) {
   const { store, hasher, credentials, mailer, throttle, clock } = deps;
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
-  const schema = z.object({
-    email: emailField,
-    password: passwordField,
-    gender: text(10, { allowBlank: true }).optional(),
-    preferences: text(100),
-    dob: pastDateField(today),
-  });
-  const otpSchema = z.union([z.string(), z.number()]).transform((otp) => String(otp).trim());
+  const schema = requestSchemas(today).registration;
   const codeHash = (email: string, code: string) => hmacHex(deps.codeKey, email, code);
 
   const checkAge = minimumAgeRule(deps.minAge, today);
@@ -64,11 +57,11 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
       await store.transaction(async (tx) => {
         await throttle.take(tx, RULES.otpMail(email), RULES.sends(client));
         if ((await tx.users.findByEmail(email))?.emailVerified) {
-          await mailer.enqueue(tx, email, alreadyRegisteredMail(deps.resetRequestUrl));
+          await mailer.enqueue(tx, email, deps.mails.alreadyRegistered());
         } else {
           const now = clock.now();
           await tx.registrations.put(email, codeHash(email, code), now, now + deps.otpTtl * 1000);
-          await mailer.enqueue(tx, email, registrationCodeMail(code, deps.otpTtl));
+          await mailer.enqueue(tx, email, deps.mails.registrationCode(code, deps.otpTtl));
         }
       });
       return { message: 'OTP sent to your email' };
@@ -82,7 +75,7 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
      */
     async complete(body: unknown): Promise<{ message: string; superhero_name: string }> {
       const input = parse(body);
-      const otp = otpSchema.safeParse((body as Record<string, unknown>).otp);
+      const otp = otpField.safeParse((body as Record<string, unknown>).otp);
       if (!otp.success || !/^\d{6}$/.test(otp.data)) throw otpInvalid();
       const presented = codeHash(input.email, otp.data);
 
@@ -130,7 +123,7 @@ export function createRegistrationService(deps: RegistrationServiceDeps) {
         if (!(await tx.registrations.renew(normalized, codeHash(normalized, code), now, now + deps.otpTtl * 1000))) {
           throw new SidekickError('not_found', `no pending registration for ${normalized}`);
         }
-        await mailer.enqueue(tx, normalized, registrationCodeMail(code, deps.otpTtl));
+        await mailer.enqueue(tx, normalized, deps.mails.registrationCode(code, deps.otpTtl));
       });
       return normalized;
     },

@@ -43,7 +43,9 @@ export function text(max: number, options: { allowBlank?: boolean; multiline?: b
   const base = string().trim();
   return (options.allowBlank ? base : base.min(1, { error: MESSAGES.blank, abort: true }))
     .refine((value) => !forbidden.test(value), { error: MESSAGES.controlCharacters, abort: true })
-    .refine(atMost(max), maxLength(max));
+    .refine(atMost(max), maxLength(max))
+    // For the OpenAPI document, which cannot read a refinement: JSON Schema counts code points too.
+    .meta({ maxLength: max });
 }
 
 export const emailField = string()
@@ -51,10 +53,16 @@ export const emailField = string()
   .min(1, { error: MESSAGES.blank, abort: true })
   .max(254, { ...maxLength(254), abort: true })
   .regex(z.regexes.email, { error: MESSAGES.email })
+  .meta({ format: 'email', description: 'Stored and compared lower-cased.' })
   .transform((email) => email.toLowerCase());
 
 /** Passwords are never trimmed: every character the user typed counts. */
-export const passwordField = string().min(1, { error: MESSAGES.blank, abort: true });
+export const passwordField = string()
+  .min(1, { error: MESSAGES.blank, abort: true })
+  .meta({
+    description:
+      "At least 8 characters, at most 72 bytes in UTF-8; not entirely numeric, not a common password, not the email's local part.",
+  });
 
 function isRealDate(value: string): boolean {
   const [year, month, day] = value.split('-').map(Number);
@@ -71,7 +79,8 @@ export function pastDateField(today: () => string) {
     .trim()
     .regex(/^\d{4}-\d{2}-\d{2}$/, { error: MESSAGES.date, abort: true })
     .refine(isRealDate, { error: MESSAGES.date, abort: true })
-    .refine((value) => value < today(), { error: MESSAGES.pastDate });
+    .refine((value) => value < today(), { error: MESSAGES.pastDate })
+    .meta({ format: 'date', description: '`YYYY-MM-DD`, a real date in the past.' });
 }
 
 /** Whole years from `dob` to `day`, both `YYYY-MM-DD`: one more on each birthday. */

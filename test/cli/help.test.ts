@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Config } from '@oclif/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, ROOT } from './helpers/build.ts';
 import { runCli } from './helpers/cli.ts';
 
 const COMMANDS = [
-  'db:backup', 'db:migrate', 'otp:resend', 'serve', 'token:issue', 'token:revoke', 'users:create', 'users:delete',
+  'db:backup', 'db:migrate', 'db:restore', 'mail:test', 'otp:resend', 'serve', 'token:issue', 'token:revoke', 'users:create', 'users:delete',
   'users:export', 'users:import', 'users:list', 'users:set-password', 'users:show', 'users:update',
 ];
 
@@ -29,6 +31,13 @@ describe('help', () => {
       expect(command.examples?.length, command.id).toBeGreaterThan(0);
       expect(Object.keys(command.flags), command.id).toContain('json');
     }
+  });
+
+  it('sidekick --version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const answer = await runCli(['--version'], {});
+    expect(answer.code).toBe(0);
+    expect(answer.stdout).toMatch(new RegExp(`^sidekick/${version.replace(/\./g, '\\.')} `));
   });
 
   it('a command\'s --help renders its examples', async () => {

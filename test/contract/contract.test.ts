@@ -1,3 +1,4 @@
+import { HEALTHY } from '../helpers/http.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,7 +67,7 @@ describe.each(selectedRuntimes())('contract on %s', (runtime) => {
   it('answers the health check once the database answers', async () => {
     const response = await http('GET', '/healthz');
     expect(response.status).toBe(200);
-    expect(response.json).toEqual({ status: 'ok' });
+    expect(response.json).toEqual(HEALTHY);
   });
 
   describe('accounts API', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Hono } from 'hono';
 
 export interface JsonResponse<T = any> {
@@ -37,3 +38,9 @@ export async function call(app: Hono<any>, method: string, path: string, options
   if ((response.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
   return { status: response.status, headers: response.headers, body: parsed, text };
 }
+
+/** What `/healthz` answers a healthy server: the version is the package's own. */
+export const HEALTHY = {
+  status: 'ok',
+  version: (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+};

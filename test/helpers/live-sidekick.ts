@@ -7,6 +7,7 @@ import { createLogger } from '../../src/logger.ts';
 import type { Clock } from '../../src/services/clock.ts';
 import { createSidekick, type Sidekick } from '../../src/sidekick.ts';
 import { LogCapture, testConfig, withTestDatabase } from './sidekick.ts';
+import { holdToDocument } from './openapi.ts';
 
 export interface LiveSidekick {
   sidekick: Sidekick;
@@ -28,7 +29,7 @@ export async function createLiveSidekick(env: Env = {}, options: { clock?: Clock
   const config = testConfig(dataDir, await withTestDatabase(env));
   const logs = new LogCapture();
   const sidekick = await createSidekick(config, { clock: options.clock, logger: createLogger('debug', logs) });
-  const app = createHttpApp(sidekick);
+  const app = holdToDocument(createHttpApp(sidekick));
   return {
     sidekick,
     app,

@@ -10,6 +10,7 @@ import type { OutgoingMail } from '../../src/services/mailer.ts';
 import { createSidekick, type Sidekick, type SidekickOptions } from '../../src/sidekick.ts';
 import { ManualClock } from './clock.ts';
 import { freshPostgresDatabase, suiteEngine, type TestEngine } from './postgres.ts';
+import { holdToDocument } from './openapi.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 
@@ -84,7 +85,8 @@ export async function createTestSidekick(
   const logs = new LogCapture();
   const transport = new MemoryTransport();
   const sidekick = await createSidekick(config, { clock, logger: createLogger('debug', logs), transport, hashConcurrency: options.hashConcurrency });
-  const app = createHttpApp(sidekick);
+  // Every answer a test receives is held to the OpenAPI document (see openapi.ts).
+  const app = holdToDocument(createHttpApp(sidekick));
   let delivered = 0;
   return {
     sidekick,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call } from '../helpers/http.ts';
+import { call, HEALTHY } from '../helpers/http.ts';
 import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
 import { loginJwt, registerUser, registrationBody } from '../helpers/accounts.ts';
 
@@ -235,7 +235,7 @@ describe('HTTP conventions (contract §1)', () => {
       for (const path of ['/healthz', '/healthz/']) {
         const response = await call(t.app, 'GET', path);
         expect(response.status, path).toBe(200);
-        expect(response.body).toEqual({ status: 'ok' });
+        expect(response.body).toEqual(HEALTHY);
       }
       t.sidekick.db.close();
       const gone = await call(t.app, 'GET', '/healthz');

@@ -1,3 +1,4 @@
+import { HEALTHY } from '../helpers/http.ts';
 import { sql } from '../../src/db/port.ts';
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -36,7 +37,7 @@ describe('over a real listening socket', () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const response = await send(server.url, '/healthz');
     expect(response.status).toBe(200);
-    expect(JSON.parse(response.text)).toEqual({ status: 'ok' });
+    expect(JSON.parse(response.text)).toEqual(HEALTHY);
   });
 
   it('echoes the request id and names the charset on every kind of answer', async () => {

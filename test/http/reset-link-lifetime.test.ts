@@ -5,6 +5,7 @@ import { createSidekick, type Sidekick } from '../../src/sidekick.ts';
 import { loginJwt, registerUser, STRONG_PASSWORD } from '../helpers/accounts.ts';
 import { loginToken, NEW_PASSWORD, requestResetPath } from '../helpers/accounts-flows.ts';
 import { call } from '../helpers/http.ts';
+import { holdToDocument } from '../helpers/openapi.ts';
 import { createTestSidekick, LogCapture, testConfig, type TestSidekick } from '../helpers/sidekick.ts';
 
 const LINK_INVALID = { detail: 'Invalid or expired link.', code: 'reset_link_invalid', message: 'Invalid or expired link.' };
@@ -39,7 +40,7 @@ describe('how long a reset link lives', () => {
     let upgraded: Sidekick | undefined;
     try {
       upgraded = await createSidekick(testConfig(t.dataDir, { SIDEKICK_BCRYPT_COST: '5', SIDEKICK_DATABASE_URL: t.config.databaseUrl }), { clock: t.clock, logger: createLogger('silent', new LogCapture()) });
-      const login = await call(createHttpApp(upgraded), 'POST', '/api/users/login/', { body: { email: 'hero@example.com', password: STRONG_PASSWORD } });
+      const login = await call(holdToDocument(createHttpApp(upgraded)), 'POST', '/api/users/login/', { body: { email: 'hero@example.com', password: STRONG_PASSWORD } });
       expect(login.status).toBe(200);
     } finally {
       await upgraded?.close();

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
 import { createDeliverer, retryDelayMs } from '../../src/mail/deliverer.ts';
 import { createSmtpTransport } from '../../src/mail/transports.ts';
-import { registrationCodeMail } from '../../src/mail/templates.ts';
+import { createMailTemplates } from '../../src/mail/templates.ts';
 import { deriveKey } from '../../src/services/crypto.ts';
 import { createMailer } from '../../src/services/mailer.ts';
 import { createStores } from '../../src/store/index.ts';
@@ -23,6 +23,8 @@ async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+const mails = createMailTemplates({ appName: 'Sidekick', resetRequestUrl: 'http://localhost:8000/api/users/reset-password/' });
 
 describe('delivery retries while the SMTP server is down', () => {
   let smtp: TestSmtpServer;
@@ -211,8 +213,8 @@ describe('a relay that accepts connections but never answers', () => {
   it('stops within its stop timeout even when a command-style drain() is the one stuck sending', async () => {
     const { live, logs, stores, mailer, transport, deliverer } = await delivererToBlackHole();
     try {
-      await mailer.enqueue(stores, 'stuck@example.com', registrationCodeMail('123456', 600));
-      await mailer.enqueue(stores, 'next@example.com', registrationCodeMail('654321', 600));
+      await mailer.enqueue(stores, 'stuck@example.com', mails.registrationCode('123456', 600));
+      await mailer.enqueue(stores, 'next@example.com', mails.registrationCode('654321', 600));
       const draining = deliverer.drain();
       await eventually(() => sockets.length === 1);
       const started = performance.now();
@@ -234,7 +236,7 @@ describe('a relay that accepts connections but never answers', () => {
     const { live, logs, outbox, stores, clock, mailer, transport, deliverer } = await delivererToBlackHole();
     try {
       deliverer.start();
-      await mailer.enqueue(stores, 'stuck@example.com', registrationCodeMail('123456', 600));
+      await mailer.enqueue(stores, 'stuck@example.com', mails.registrationCode('123456', 600));
       await eventually(() => sockets.length === 1);
       const started = performance.now();
       await deliverer.stop();

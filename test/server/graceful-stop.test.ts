@@ -1,3 +1,4 @@
+import { HEALTHY } from '../helpers/http.ts';
 import { sql } from '../../src/db/port.ts';
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -100,7 +101,7 @@ describe('stopping the server', () => {
     server = await startServer(live.sidekick, { host: '127.0.0.1', port: 0 });
     // fetch keeps its connection open after this answer.
     const health = await fetch(`${server.url}/healthz`);
-    expect(await health.json()).toEqual({ status: 'ok' });
+    expect(await health.json()).toEqual(HEALTHY);
     const started = performance.now();
     await server.close();
     expect(performance.now() - started).toBeLessThan(4000);

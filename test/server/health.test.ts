@@ -9,9 +9,10 @@ import { createHttpApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createSidekick, type Sidekick } from '../../src/sidekick.ts';
 import { STRONG_PASSWORD } from '../helpers/accounts.ts';
-import { call } from '../helpers/http.ts';
+import { call, HEALTHY } from '../helpers/http.ts';
 import { LogCapture, TEST_SECRET, testConfig } from '../helpers/sidekick.ts';
 import { ensureBuilt } from '../cli/helpers/build.ts';
+import { holdToDocument } from '../helpers/openapi.ts';
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const UNAVAILABLE = { detail: 'The database cannot be read or written.', code: 'unavailable' };
@@ -29,7 +30,7 @@ describe('health that tells the truth', () => {
 
   async function open(dataDir: string) {
     sidekick = await createSidekick(testConfig(dataDir), { logger: createLogger('silent', new LogCapture()) });
-    return createHttpApp(sidekick);
+    return holdToDocument(createHttpApp(sidekick));
   }
 
   it('answers 503 while the disk is full, and 200 again once there is room', async () => {
@@ -55,7 +56,7 @@ describe('health that tells the truth', () => {
     expect(full.body).toEqual(UNAVAILABLE);
 
     rmSync(filler);
-    expect((await call(app, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
+    expect((await call(app, 'GET', '/healthz')).body).toEqual(HEALTHY);
   });
 
   /** A data folder with 50 users whose `object` b-tree root page is overwritten, as a bad sector would. */

@@ -1,3 +1,4 @@
+import { HEALTHY } from '../helpers/http.ts';
 import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/http/server.ts';
@@ -60,7 +61,7 @@ describe('a real listening server', () => {
     const health = await api('GET', '/healthz');
     expect(health.status).toBe(200);
     expect(health.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(health.body).toEqual({ status: 'ok' });
+    expect(health.body).toEqual(HEALTHY);
   });
 
   it('runs register, mailed OTP, login, profile, refresh, reset, and delete end to end', async () => {
@@ -113,7 +114,7 @@ describe('a real listening server', () => {
 
   it('answers every path with and without its trailing slash', async () => {
     for (const path of ['/healthz', '/healthz/']) {
-      expect((await api('GET', path)).body).toEqual({ status: 'ok' });
+      expect((await api('GET', path)).body).toEqual(HEALTHY);
     }
     for (const path of ['/api/users/login', '/api/users/login/', '/auth/token', '/auth/token/']) {
       const response = await api('POST', path, { body: { email: 'nobody@example.com', password: 'Whatever-123' } });
@@ -154,7 +155,7 @@ describe('a real listening server', () => {
     });
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.text)).toMatchObject({ code: 'payload_too_large' });
-    expect((await api('GET', '/healthz')).body).toEqual({ status: 'ok' });
+    expect((await api('GET', '/healthz')).body).toEqual(HEALTHY);
   });
 
   it('throttles failed logins by the connecting client address', async () => {

@@ -1,3 +1,4 @@
+import { HEALTHY } from '../helpers/http.ts';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -139,7 +140,7 @@ describe('sidekick serve as a subprocess', () => {
     expect(serving.url).toBe(`http://127.0.0.1:${port}`);
     const health = await fetch(`${serving.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok' });
+    expect(await health.json()).toEqual(HEALTHY);
 
     serving.child.kill('SIGTERM');
     expect(await serving.exit).toEqual({ code: 0, signal: null });

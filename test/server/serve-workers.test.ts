@@ -96,7 +96,8 @@ describe.skipIf(process.platform !== 'linux')('sidekick serve --workers', () => 
       input: `${STRONG_PASSWORD}\n`,
       stdio: ['pipe', 'ignore', 'pipe'],
     });
-    const proc = spawn(process.execPath, [RUN, 'serve', '--workers', String(workers)], { cwd: ROOT, env, stdio: 'pipe' });
+    // Its own process group, as a service manager starts it, so a test can signal the whole group.
+    const proc = spawn(process.execPath, [RUN, 'serve', '--workers', String(workers)], { cwd: ROOT, env, stdio: 'pipe', detached: true });
     child = proc;
     let stdout = '';
     let stderr = '';
@@ -157,6 +158,17 @@ describe.skipIf(process.platform !== 'linux')('sidekick serve --workers', () => 
     const counts = statuses.reduce<Record<number, number>>((tally, { status }) => ({ ...tally, [status]: (tally[status] ?? 0) + 1 }), {});
     expect(counts).toEqual({ 401: 10, 429: 30 });
     proc.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  }, 60_000);
+
+  it('finishes requests in flight when SIGTERM reaches the whole process group (systemd, docker stop)', async () => {
+    // Cost 12: each wrong-password check takes a few hundred ms, so the logins are still running at the signal.
+    const { proc, url, exit } = await start(2, 12);
+    const logins = Array.from({ length: 4 }, () => send(url, 'POST', '/api/users/login/', { body: { email: 'ada@example.com', password: 'Wrong-Password-1' } }));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The workers get it twice: from the kernel, then from their primary. The second must not kill them.
+    process.kill(-proc.pid!, 'SIGTERM');
+    expect((await Promise.all(logins)).map((answer) => answer.status)).toEqual([401, 401, 401, 401]);
     expect(await exit).toBe(0);
   }, 60_000);
 

@@ -73,6 +73,45 @@ describe('configuration (contract §7)', () => {
     expect(failure({ SIDEKICK_SMTP_URL: 'not a url' })).toMatch(/^SIDEKICK_SMTP_URL: /);
   });
 
+  it('names the app Sidekick unless SIDEKICK_APP_NAME says otherwise, trimmed', () => {
+    expect(loadConfig({}).appName).toBe('Sidekick');
+    // Empty is unset, as for every SIDEKICK_* variable.
+    expect(loadConfig({ SIDEKICK_APP_NAME: '' }).appName).toBe('Sidekick');
+    expect(loadConfig({ SIDEKICK_APP_NAME: '  BlindChat  ' }).appName).toBe('BlindChat');
+    expect(loadConfig({ SIDEKICK_APP_NAME: 'Café <Héros> & Co' }).appName).toBe('Café <Héros> & Co');
+    // Sixty characters, counted as a person counts them (an emoji is one).
+    expect(loadConfig({ SIDEKICK_APP_NAME: `${'x'.repeat(59)}🦸` }).appName).toHaveLength(61);
+  });
+
+  it('refuses a blank, multi-line, control-character or over-long SIDEKICK_APP_NAME in one line', () => {
+    expect(failure({ SIDEKICK_APP_NAME: '   ' })).toMatch(/^SIDEKICK_APP_NAME: must not be blank$/);
+    for (const name of ['Acme\nBcc: victim@example.com', 'Acme\rX', 'Tab\there', 'Bell\u0007', 'Del\u007f', 'Line\u2028break']) {
+      expect(failure({ SIDEKICK_APP_NAME: name }), JSON.stringify(name)).toMatch(/^SIDEKICK_APP_NAME: must not contain control characters/);
+    }
+    expect(failure({ SIDEKICK_APP_NAME: 'x'.repeat(61) })).toMatch(/^SIDEKICK_APP_NAME: must be at most 60 characters/);
+  });
+
+  it('reads SIDEKICK_RESET_URL as a template with {uid} and {token}, unset by default', () => {
+    expect(loadConfig({}).resetUrl).toBeUndefined();
+    for (const template of [
+      'https://app.example.com/reset/{uid}/{token}',
+      'http://localhost:5173/#/password/reset/confirm/{uid}/{token}',
+      'https://app.example.com/reset?uid={uid}&token={token}',
+    ]) {
+      expect(loadConfig({ SIDEKICK_RESET_URL: template }).resetUrl).toBe(template);
+    }
+  });
+
+  it('refuses a SIDEKICK_RESET_URL without both placeholders, or not an absolute http(s) URL, in one line', () => {
+    expect(failure({ SIDEKICK_RESET_URL: 'https://app.example.com/reset/{token}' })).toMatch(/^SIDEKICK_RESET_URL: .* must contain \{uid\} \(/);
+    expect(failure({ SIDEKICK_RESET_URL: 'https://app.example.com/reset/{uid}' })).toMatch(/^SIDEKICK_RESET_URL: .* must contain \{token\} \(/);
+    expect(failure({ SIDEKICK_RESET_URL: 'https://app.example.com/reset' })).toMatch(/must contain \{uid\} and \{token\}/);
+    expect(failure({ SIDEKICK_RESET_URL: '/reset/{uid}/{token}' })).toMatch(/^SIDEKICK_RESET_URL: .* is not an absolute URL/);
+    expect(failure({ SIDEKICK_RESET_URL: 'javascript:alert(1)//{uid}{token}' })).toMatch(/^SIDEKICK_RESET_URL: .* must start with http:\/\/ or https:\/\//);
+    expect(failure({ SIDEKICK_RESET_URL: 'myapp://reset/{uid}/{token}' })).toMatch(/^SIDEKICK_RESET_URL: .* must start with http:\/\/ or https:\/\//);
+    expect(failure({ SIDEKICK_RESET_URL: 'https://app.example.com/reset/{uid}/{token}\nX: y' })).toMatch(/^SIDEKICK_RESET_URL: .* must not contain whitespace/);
+  });
+
   it('lets flags win over the environment', () => {
     const config = loadConfig({ SIDEKICK_PORT: '9000', SIDEKICK_HOST: '0.0.0.0' }, { port: '9100', host: '::1' });
     expect(config.port).toBe(9100);
