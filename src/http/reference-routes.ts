@@ -6,6 +6,7 @@ import { SidekickError } from '../errors.ts';
 import { sidekickVersion } from '../version.ts';
 import type { Router } from './context.ts';
 import { createApiDocument } from './openapi/document.ts';
+import { escapeHtml } from '../html.ts';
 
 /**
  * The API describes itself: `/openapi.json`, generated from the request schemas, and `/docs`, Swagger
@@ -50,8 +51,6 @@ const PACKAGE_FILES: Record<string, string> = {
   'favicon-32x32.png': 'image/png',
 };
 
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function docsPage(appName: string): string {
   return `<!doctype html>

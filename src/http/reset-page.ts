@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
+import { escapeHtml } from '../html.ts';
 
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** A browser's form post, which should get a page back rather than JSON. */
 export function wantsHtml(c: Context): boolean {

@@ -6,8 +6,7 @@
  * Outlook sees, since Word ignores max-width.
  */
 
-export const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+import { escapeHtml } from '../html.ts';
 
 const FONT = `-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif`;
 const MONO = `ui-monospace,'SFMono-Regular',Menlo,Consolas,'Courier New',monospace`;

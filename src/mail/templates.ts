@@ -1,4 +1,5 @@
-import { button, codeBox, escapeHtml, linkAsText, paragraph, renderMail } from './layout.ts';
+import { escapeHtml } from '../html.ts';
+import { button, codeBox, linkAsText, paragraph, renderMail } from './layout.ts';
 
 export interface MailContent {
   subject: string;

@@ -1,24 +1,11 @@
 import { createServer, type Server } from 'node:http';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmlReader } from '../chaos/helpers/eml-outbox.ts';
 import { STRONG_PASSWORD } from '../helpers/accounts.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { freePort } from '../helpers/net.ts';
 import { startLiveServer, type LiveServer } from './live-flows.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-// Without the background-networking flags Chromium stalls on this closed network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /**
  * The admin front end's page, as a Vite app on another origin would run it: fetch with JSON and with
@@ -86,14 +73,13 @@ describe('a browser front end on another origin (real Chromium)', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
     const [allowedPort, otherPort] = [await freePort(), await freePort()];
     allowedOrigin = `http://127.0.0.1:${allowedPort}`;
     otherOrigin = `http://127.0.0.1:${otherPort}`;
     allowedPage = await servePage(allowedPort);
     otherPage = await servePage(otherPort);
     api = await startLiveServer({ SIDEKICK_CORS_ORIGINS: allowedOrigin });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

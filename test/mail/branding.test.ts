@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { escapeHtml } from '../../src/mail/layout.ts';
+import { escapeHtml } from '../../src/html.ts';
 import type { OutgoingMail } from '../../src/services/mailer.ts';
 import { encodeUid } from '../../src/services/password-reset.ts';
 import { createMailCheck } from '../../src/sidekick.ts';
