@@ -45,4 +45,4 @@ STOPSIGNAL SIGTERM
 # Healthy while the database can be read and written (GET /healthz answers 200).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SIDEKICK_PORT || 8000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--optimize-for-size", "bin/run.js", "serve"]
+CMD ["node", "--max-semi-space-size=2", "bin/run.js", "serve"]

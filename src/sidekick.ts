@@ -137,7 +137,7 @@ function wire(db: Database, config: ResolvedConfig, clock: Clock, logger: Logger
     maintenance: createMaintenanceService({ store, throttle, media, transport, clock }),
     mailQueue: createMailQueueService({ store, clock }),
     outbox: store.outbox,
-    health: createHealthService({ engine: db.engine, store, clock }),
+    health: createHealthService({ engine: db.engine, store, clock, changeStamp: db.changeStamp }),
   };
 
   const deliverer = createDeliverer({ outbox: store.outbox, mailer, transport, clock, logger });

@@ -21,7 +21,7 @@ const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface RouterParts {
   /** What every answer goes through (request id, errors, headers, the log line); see envelope.ts. */
-  answer(c: AppContext, work: Handler): Promise<Response>;
+  answer(c: AppContext, work: Handler, route: string): Promise<Response>;
   authenticate(c: AppContext): Promise<Authenticated>;
   /** The client's address (contract §1), for throttles. */
   clientAddress: ClientAddress;
@@ -68,10 +68,13 @@ export function createRouter(app: Hono<AppEnv>, parts: RouterParts) {
         if (!BODYLESS.has(method)) await readBody(c, parts.limits);
         return handler(c);
       };
-      const endpoint = (c: AppContext) => parts.answer(c, work);
       // A non-strict Hono app drops the request's trailing slash before matching, so routes are
-      // registered without it.
-      for (const path of paths) app.all(path.replace(/\/+$/, ''), endpoint);
+      // registered without it. The pattern goes into the log line, never the path: reset links carry
+      // their token in the path.
+      for (const path of paths) {
+        const route = path.replace(/\/+$/, '');
+        app.all(route, (c) => parts.answer(c, work, route));
+      }
     },
   };
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { routePath } from 'hono/route';
-import type { Logger } from '../logger.ts';
+import { createRequestLog, type Logger } from '../logger.ts';
 import type { AppContext, Handler } from './context.ts';
 import { handleError } from './errors.ts';
 import { isStamped, requestHeader, type ClientAddress } from './wire.ts';
@@ -12,12 +11,11 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * turned into the contract's error answers, the contract's headers, and one log line.
  */
 export function createEnvelope(logger: Logger, clientAddress: ClientAddress) {
-  // Request lines carry fixed, non-secret fields only (a validated id, the route pattern, never the
-  // path): they skip redaction, which would cost more than the rest of the line.
-  const requestLog = logger.child({}, { redact: [] });
+  const requestLog = createRequestLog(logger);
   const failed = handleError(logger);
 
-  return async function answer(c: AppContext, work: Handler): Promise<Response> {
+  /** `route` is the pattern the request matched (`/api/users/reset/:uidb64/:token`), '' when none did. */
+  return async function answer(c: AppContext, work: Handler, route = ''): Promise<Response> {
     const started = performance.now();
     const incoming = requestHeader(c, 'x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -36,17 +34,14 @@ export function createEnvelope(logger: Logger, clientAddress: ClientAddress) {
       if (headers.get('content-type') === 'application/json') headers.set('Content-Type', 'application/json; charset=utf-8');
     }
     // The route pattern, never the raw path: reset links carry their token in the path.
-    requestLog.info(
-      {
-        reqId: requestId,
-        method: c.req.method,
-        route: routePath(c, -1),
-        status: response.status,
-        client: clientAddress(c),
-        ms: Math.round((performance.now() - started) * 10) / 10,
-      },
-      'request',
-    );
+    requestLog({
+      reqId: requestId,
+      method: c.req.method,
+      route,
+      status: response.status,
+      client: clientAddress(c),
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
     return response;
   };
 }

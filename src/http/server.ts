@@ -16,6 +16,13 @@ const IDLE_CONNECTION_GRACE_MS = 1000;
 /** How long a stopping server keeps accepting the connections already queued in the kernel. */
 const ACCEPT_QUEUE_BOUND_MS = 500;
 
+interface ConnectionState {
+  /** Requests on the connection whose response has not closed yet. */
+  active: number;
+}
+const CONNECTION = Symbol('connection');
+type TrackedResponse = ServerResponse & { [CONNECTION]?: ConnectionState };
+
 export interface StartServerOptions {
   port?: number;
   host?: string;
@@ -63,7 +70,7 @@ export async function startServer(sidekick: Sidekick, options: StartServerOption
   // next request is already on the wire: under load those clients got a reset instead of an answer.
   // So connections are tracked here: idle ones get a short grace to deliver a request (answered with
   // `Connection: close`), then are ended.
-  const connections = new Map<Socket, { active: number }>();
+  const connections = new Map<Socket, ConnectionState>();
   const responding = new Set<ServerResponse>();
   let stopping = false;
   let accepted = 0;
@@ -72,17 +79,21 @@ export async function startServer(sidekick: Sidekick, options: StartServerOption
     connections.set(socket, { active: 0 });
     socket.once('close', () => connections.delete(socket));
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  // Every request passes here, so one shared listener per response and no closure: with a `once`
+  // wrapper per response, this tracking cost 7.6% of a profile read's instructions (callgrind).
+  function responseClosed(this: TrackedResponse): void {
+    responding.delete(this);
+    this[CONNECTION]!.active--;
+  }
+  server.on('request', (req: IncomingMessage, res: TrackedResponse) => {
     const state = connections.get(req.socket);
     if (!state) return;
     state.active++;
     // While stopping, every answer says `Connection: close`, so no client reuses the connection.
     if (stopping) res.shouldKeepAlive = false;
     responding.add(res);
-    res.once('close', () => {
-      responding.delete(res);
-      state.active--;
-    });
+    res[CONNECTION] = state;
+    res.on('close', responseClosed);
   });
 
   // Closing the listening socket resets every connection still in the kernel's accept queue, and

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashSync } from '@node-rs/bcrypt';
 import Database from 'better-sqlite3';
+import { startFlags } from './harness.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const fixtures = path.join(root, 'test/fixtures/django');
@@ -44,7 +45,7 @@ const importMs = Math.round(performance.now() - started);
 if (imported.status !== 0) throw new Error(`users:import-django failed: ${imported.stderr}`);
 
 // First logins: the server's CPU per login against one PBKDF2 and one bcrypt hash in this process.
-const server = spawn(process.execPath, ['--optimize-for-size', 'bin/run.js', 'serve'], { cwd: root, env: { ...env, SIDEKICK_PORT: '0' }, stdio: ['ignore', 'pipe', 'ignore'] });
+const server = spawn(process.execPath, [...startFlags(root), 'bin/run.js', 'serve'], { cwd: root, env: { ...env, SIDEKICK_PORT: '0' }, stdio: ['ignore', 'pipe', 'ignore'] });
 const url = await new Promise((resolve, reject) => {
   let out = '';
   server.stdout.on('data', (chunk) => {

@@ -1,26 +1,29 @@
-// `npm run bench [-- --quick] [-- --engine postgres]`: the built server, started as `npm start` starts it (`node --optimize-for-size bin/run.js serve`), on a
+// `npm run bench [-- --quick] [-- --engine postgres]`: the built server, started as `npm start` starts it (package.json's start script), on a
 // throwaway data folder, driven by autocannon. Every scenario is also shown as a ratio to a bare Hono JSON
 // route measured in the same run, so the figures mean something on any machine.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hash, verify } from '@node-rs/bcrypt';
-import autocannon from 'autocannon';
 import { postgresBinaries, startCluster } from '../helpers/pg-cluster.mjs';
+import { cpuSeconds, failures, load, measureRound, rssMb, spread, startFlags, startProcess, stopProcess } from './harness.mjs';
+import { goals, table } from './report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const serveFlags = startFlags(root);
 const quick = process.argv.includes('--quick');
 const keep = process.argv.includes('--keep');
 const engineFlag = process.argv.indexOf('--engine');
 const engine = engineFlag === -1 ? 'sqlite' : process.argv[engineFlag + 1];
 if (!['sqlite', 'postgres'].includes(engine)) throw new Error(`--engine: "${engine}" must be sqlite or postgres`);
-// Throughput scenarios run in `rounds` rounds of `duration` seconds and report their best round, the
-// yardstick included: a neighbour on a shared machine can only ever slow a round down, and one slowed
-// round would otherwise decide a ratio. Login and the mixed scenario run once, for `duration` × rounds.
+// The request-floor scenarios (the bare route, /healthz, reads, refresh) run as `rounds` interleaved rounds
+// of `duration` seconds: each round measures every one of them once, the bare route included, so a
+// neighbour slowing the machine for a while weighs on a round's ratios from both sides. Each figure is the
+// median of the rounds, with their range. Login and the mixed scenario run once, for `duration` × rounds.
 const settings = quick
-  ? { users: 1000, sampled: 20, duration: 1, rounds: 1, warmup: 0, ceilingSeconds: 1 }
+  ? { users: 1000, sampled: 20, duration: 1, rounds: 3, warmup: 0, ceilingSeconds: 1 }
   : { users: 10_000, sampled: 100, duration: 3, rounds: 3, warmup: 1, ceilingSeconds: 3 };
 const PASSWORD = 'Bench-pass-7x!Q';
 const cost = Number(process.env.SIDEKICK_BCRYPT_COST ?? 12);
@@ -47,118 +50,54 @@ if (engine === 'postgres') {
   env.SIDEKICK_DATABASE_URL = cluster.url('bench');
   env.SIDEKICK_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 }
+// On PostgreSQL, the database's own CPU per request (the postmaster and its backends) is shown beside the server's.
+const databaseCpu = cluster ? () => cpuSeconds(cluster.pid()) : undefined;
 
 function log(line) {
   process.stderr.write(`${line}\n`);
 }
 
-/** Starts a process that prints a URL on stdout once it listens; its logs go to a file, as in production. */
-function startProcess(name, args) {
-  const logFd = openSync(path.join(dataDir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', logFd] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start; see ${dataDir}/${name}.log`)), 20_000);
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = /(http:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}; see ${dataDir}/${name}.log`));
-    });
-  });
-}
+const start = (name, args) => startProcess({ name, args, cwd: root, env, logDir: dataDir, children });
 
-function stopProcess({ child }) {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal));
-    child.kill('SIGTERM');
-  });
-}
-
-function rssMb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
-}
-
-/**
- * CPU seconds used so far by a process and its children (cluster workers), from /proc; undefined where
- * there is no /proc. Clock ticks are 1/100 s on Linux.
- */
-function cpuSeconds(pid) {
-  try {
-    const ticks = (id) => {
-      const fields = readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1].split(' ');
-      return Number(fields[11]) + Number(fields[12]);
-    };
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
-    return [pid, ...children].reduce((sum, id) => sum + ticks(id), 0) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-function load(url, { connections, request, duration = settings.duration }) {
-  return autocannon({ url, connections, duration, timeout: 30, requests: Array.isArray(request) ? request : [request] });
-}
-
-const failures = (result) => result.errors + result.timeouts + result.non2xx;
-
-/** One table row from the best of `rounds`; errors, requests and CPU (`cpu`, when measured) count over all of them. */
-function summarise(name, connections, rounds, cpu) {
-  const best = rounds.reduce((a, b) => (b.requests.average > a.requests.average ? b : a));
-  const requests = rounds.reduce((sum, round) => sum + round.requests.total, 0);
-  const perRequest = (seconds) => (seconds === undefined ? undefined : Math.round((seconds / requests) * 1e7) / 10);
+/** One table row from its rounds (each `{ rps, p99, serverCpuUs, … }`, ratios already set where measured). */
+function summarise(name, connections, rounds) {
+  const middle = rounds.toSorted((a, b) => a.rps - b.rps)[rounds.length >> 1];
   return {
     name,
     connections,
-    rps: Math.round(best.requests.average * 10) / 10,
-    p50: best.latency.p50,
-    p99: best.latency.p99,
-    errors: rounds.reduce((sum, round) => sum + failures(round), 0),
-    requests,
-    serverCpuUs: perRequest(cpu?.server),
-    generatorCpuUs: perRequest(cpu?.generator),
-    roundsRps: rounds.map((round) => Math.round(round.requests.average)),
-    statusCodes: best.statusCodeStats,
+    rounds,
+    rps: spread(rounds.map((round) => round.rps)),
+    ratio: spread(rounds.map((round) => round.ratio)),
+    cpuRatio: spread(rounds.map((round) => round.cpuRatio)),
+    serverCpuUs: spread(rounds.map((round) => round.serverCpuUs)),
+    othersCpuUs: spread(rounds.map((round) => round.othersCpuUs)),
+    generatorCpuUs: spread(rounds.map((round) => round.generatorCpuUs)),
+    p50: middle.p50,
+    p99: middle.p99,
+    errors: rounds.reduce((sum, round) => sum + round.errors, 0),
+    statusCodes: middle.statusCodes,
   };
+}
+
+/** Sets a round's ratios to a bare-route round: throughput and, where both were measured, CPU per request. */
+function relativeTo(bare, round) {
+  round.ratio = Math.round((round.rps / bare.rps) * 1000) / 1000;
+  if (round.serverCpuUs && bare.serverCpuUs) round.cpuRatio = Math.round((round.serverCpuUs / bare.serverCpuUs) * 100) / 100;
+  return round;
 }
 
 /** A fresh process runs cold (no JIT, empty caches): give it the read mix once before measuring. */
 async function warmUp(url, requests) {
   if (!settings.warmup) return;
-  await load(url, { connections: 50, request: [...requests.profile, ...requests.me], duration: 3 * settings.warmup });
+  await load(url, { connections: 50, request: [...requests.profile, ...requests.me, requests.health], duration: 3 * settings.warmup });
 }
 
-/**
- * Runs one scenario against `server` and measures, besides throughput, the CPU time per request of the
- * server (all its processes) and of the load generator (this process): on a machine shared with the load
- * generator, their sum bounds what any number of server processes can reach.
- */
-async function scenario(server, name, connections, request, { warmup = settings.warmup, rounds = settings.rounds, duration } = {}) {
-  const { url } = server;
-  if (warmup) await load(url, { connections, request, duration: warmup });
+/** Rounds of one scenario on its own (not interleaved), after a warmup. */
+async function repeated(server, connections, request, { rounds = settings.rounds, duration = settings.duration, warmup = settings.warmup } = {}) {
+  if (warmup) await load(server.url, { connections, request, duration: warmup });
   const results = [];
-  const serverBefore = cpuSeconds(server.child.pid);
-  const generatorBefore = process.cpuUsage();
-  for (let i = 0; i < rounds; i++) results.push(await load(url, { connections, request, duration }));
-  const generator = process.cpuUsage(generatorBefore);
-  const serverAfter = cpuSeconds(server.child.pid);
-  const cpu = {
-    server: serverBefore === undefined || serverAfter === undefined ? undefined : serverAfter - serverBefore,
-    generator: (generator.user + generator.system) / 1e6,
-  };
-  const row = summarise(name, connections, results, cpu);
-  log(`  ${name}: ${row.rps} req/s (rounds ${row.roundsRps.join(', ')}), p99 ${row.p99} ms, errors ${row.errors}`);
-  return row;
+  for (let i = 0; i < rounds; i++) results.push(await measureRound(server, { connections, request, duration, others: databaseCpu }));
+  return results;
 }
 
 /** bcrypt verifies per second with every core busy: what login can reach at best at this cost. */
@@ -206,6 +145,7 @@ async function main() {
   const json = { 'content-type': 'application/json' };
 
   const requests = {
+    health: { method: 'GET', path: '/healthz' },
     profile: each(seed.jwt, (pair) => ({
       method: 'GET',
       path: '/api/users/profile/',
@@ -252,53 +192,70 @@ async function main() {
     ],
   };
 
-  // Measured first and last: on a shared machine either run can be slowed by a neighbour, and every
-  // ratio is taken against the faster of the two, so a slow yardstick never flatters the results.
-  const measureBare = async (name) => {
-    log('bare Hono route …');
-    const bare = await startProcess('bare-hono', [path.join(root, 'test/bench/bare-hono.mjs')]);
-    rows.push(await scenario(bare, name, 50, { method: 'GET', path: '/json' }));
-    await stopProcess(bare);
-  };
-  await measureBare('bare hono JSON route');
-
-  log('sidekick serve (1 worker) …');
-  const server = await startProcess('serve-1', ['--optimize-for-size', 'bin/run.js', 'serve']);
+  const bareRequest = { method: 'GET', path: '/json' };
+  log('bare Hono route and sidekick serve (1 worker) …');
+  const bare = await start('bare-hono', [path.join(root, 'test/bench/bare-hono.mjs')]);
+  const server = await start('serve-1', [...serveFlags, 'bin/run.js', 'serve']);
   await warmUp(server.url, requests);
-  rows.push(await scenario(server, 'JWT profile read', 50, requests.profile));
-  rows.push(await scenario(server, 'opaque-token read', 50, requests.me));
-  rows.push(await scenario(server, 'token refresh', 50, requests.refresh));
+  if (settings.warmup) await load(bare.url, { connections: 50, request: bareRequest, duration: settings.warmup });
+
+  // The request floor, interleaved: every round measures each of these once, the bare route first.
+  const floor = [
+    { name: 'bare hono JSON route', on: bare, request: bareRequest },
+    { name: 'GET /healthz', on: server, request: requests.health },
+    { name: 'JWT profile read', on: server, request: requests.profile },
+    { name: 'opaque-token read', on: server, request: requests.me },
+    { name: 'token refresh', on: server, request: requests.refresh },
+  ];
+  const floorRounds = floor.map(() => []);
+  for (let round = 0; round < settings.rounds; round++) {
+    let bareRound;
+    for (const [i, { name, on, request }] of floor.entries()) {
+      const measured = await measureRound(on, { connections: 50, request, duration: settings.duration, others: on === server ? databaseCpu : undefined });
+      bareRound ??= measured;
+      floorRounds[i].push(relativeTo(bareRound, measured));
+      log(`  round ${round + 1}, ${name}: ${measured.rps} req/s, ${measured.serverCpuUs} µs of server CPU per request, errors ${measured.errors}`);
+    }
+  }
+  for (const [i, { name }] of floor.entries()) rows.push(summarise(name, 50, floorRounds[i]));
+  await stopProcess(bare);
+  // Scenarios measured outside the interleaved rounds are compared with the bare route's medians.
+  const bareMedian = { rps: rows[0].rps.median, serverCpuUs: rows[0].serverCpuUs?.median };
+  const alone = (rounds) => rounds.map((round) => relativeTo(bareMedian, round));
+
   // No warmup: logins cut off at its end would still be hashing when the measurement starts.
   const once = { duration: settings.duration * settings.rounds };
-  rows.push(await scenario(server, 'login', 16, requests.login, { warmup: 0, rounds: 1, ...once }));
+  // A login's CPU is bcrypt's: its ratio to a JSON route's would say nothing (the goal is the bcrypt ceiling).
+  const login = await repeated(server, 16, requests.login, { warmup: 0, rounds: 1, ...once });
+  rows.push(summarise('login', 16, alone(login).map(({ cpuRatio, ...round }) => round)));
 
   // Logins still queued when the login scenario stopped must not count against the mixed one.
   await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 3000));
   log('  mixed: 10 logging in, 40 reading …');
+  // Two loads at once: their CPU cannot be told apart, so these rows show throughput and latency only.
   const [mixedLogin, mixedRead] = await Promise.all([
     load(server.url, { connections: 10, request: requests.login, ...once }),
     load(server.url, { connections: 40, request: requests.profile, ...once }),
   ]);
-  rows.push(summarise('mixed: login', 10, [mixedLogin]));
-  rows.push(summarise('mixed: JWT profile read', 40, [mixedRead]));
+  const loadOnly = (result) => ({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: failures(result) });
+  rows.push(summarise('mixed: login', 10, alone([loadOnly(mixedLogin)])));
+  rows.push(summarise('mixed: JWT profile read', 40, alone([loadOnly(mixedRead)])));
   results.rssMb = Math.round(rssMb(server.child.pid));
   await stopProcess(server);
 
   log('sidekick serve --workers 2 …');
-  const cluster = await startProcess('serve-2', ['--optimize-for-size', 'bin/run.js', 'serve', '--workers', '2']);
-  await warmUp(cluster.url, requests);
-  rows.push(await scenario(cluster, 'JWT profile read, 2 workers', 50, requests.profile));
-  rows.push(await scenario(cluster, 'opaque-token read, 2 workers', 50, requests.me));
-  results.workersExit = await stopProcess(cluster);
+  const workers = await start('serve-2', [...serveFlags, 'bin/run.js', 'serve', '--workers', '2']);
+  await warmUp(workers.url, requests);
+  rows.push(summarise('JWT profile read, 2 workers', 50, alone(await repeated(workers, 50, requests.profile))));
+  rows.push(summarise('opaque-token read, 2 workers', 50, alone(await repeated(workers, 50, requests.me))));
+  results.workersExit = await stopProcess(workers);
 
   // Last, on its own server: every registration queues a mail, and delivering thousands of them in the
   // background would otherwise eat into whichever scenario came next.
   log('sidekick serve (1 worker), registration …');
-  const mailing = await startProcess('serve-3', ['--optimize-for-size', 'bin/run.js', 'serve']);
-  rows.push(await scenario(mailing, 'registration step 1', 50, requests.register));
+  const mailing = await start('serve-3', [...serveFlags, 'bin/run.js', 'serve']);
+  rows.push(summarise('registration step 1', 50, alone(await repeated(mailing, 50, requests.register))));
   await stopProcess(mailing);
-
-  await measureBare('bare hono JSON route, again');
 
   if (existsSync(path.join(root, 'dist/commands/users/list.js'))) {
     const t0 = performance.now();
@@ -323,88 +280,27 @@ async function main() {
   if (imported.status !== 0) throw new Error(`import bench failed: ${imported.stderr}`);
   results.djangoImport = JSON.parse(imported.stdout);
 
-  const byName = Object.fromEntries(rows.map((row) => [row.name, row]));
-  const bareRps = Math.max(byName['bare hono JSON route'].rps, byName['bare hono JSON route, again'].rps);
-  for (const row of rows) row.ratio = Math.round((row.rps / bareRps) * 1000) / 1000;
   results.rows = rows;
   results.seconds = Math.round((performance.now() - started) / 100) / 10;
-
-  const solo = byName['JWT profile read'];
-  const mixed = byName['mixed: JWT profile read'];
-  const fmt = (n, digits = 0) => n.toFixed(digits);
-  // PostgreSQL checks every credential with a round trip (exact revocation across nodes, see README).
-  const goals = engine === 'postgres' ? { read: 0.25, refresh: 0.1 } : { read: 0.5, refresh: 0.25 };
-  const percent = (ratio) => `≥ ${fmt(ratio * 100)}%`;
-  results.targets = [
-    ['JWT profile read / bare', `${fmt(solo.ratio * 100)}%`, percent(goals.read), solo.ratio >= goals.read],
-    ['opaque read / bare', `${fmt(byName['opaque-token read'].ratio * 100)}%`, percent(goals.read), byName['opaque-token read'].ratio >= goals.read],
-    ['token refresh / bare', `${fmt(byName['token refresh'].ratio * 100)}%`, percent(goals.refresh), byName['token refresh'].ratio >= goals.refresh],
-    [
-      `login / bcrypt ceiling (${results.bcryptCeiling}/s)`,
-      `${fmt((byName.login.rps / results.bcryptCeiling) * 100)}%`,
-      '≥ 90%',
-      byName.login.rps / results.bcryptCeiling >= 0.9,
-    ],
-    ['mixed reads / solo reads', `${fmt((mixed.rps / solo.rps) * 100)}%`, '≥ 50%', mixed.rps / solo.rps >= 0.5],
-    ['mixed reads p99', `${mixed.p99} ms`, '≤ 25 ms', mixed.p99 <= 25],
-    [
-      '2 workers / 1 worker (JWT read)',
-      `${fmt(byName['JWT profile read, 2 workers'].rps / solo.rps, 2)}×`,
-      '≥ 1.5×',
-      byName['JWT profile read, 2 workers'].rps / solo.rps >= 1.5,
-    ],
-    ['server RSS after the bench', `${results.rssMb} MB`, '≤ 150 MB', results.rssMb <= 150],
-    [
-      `users:import-django, ${results.djangoImport.users} users with their hashes`,
-      `${fmt(results.djangoImport.importMs / 1000, 1)} s`,
-      `< ${importUsers === 100_000 ? 30 : 3} s`,
-      results.djangoImport.importMs < (importUsers === 100_000 ? 30_000 : 3000),
-    ],
-    [
-      // The hash work is exactly one PBKDF2 and one bcrypt (test/services/django-import.test.ts counts it);
-      // the rest is the request's own CPU.
-      `first login of a pbkdf2 user / (PBKDF2 + bcrypt here: ${results.djangoImport.referenceCpuMs} ms CPU)`,
-      `${fmt(results.djangoImport.loginCpuMs / results.djangoImport.referenceCpuMs, 2)}×`,
-      '≤ 1.25×',
-      results.djangoImport.loginCpuMs <= 1.25 * results.djangoImport.referenceCpuMs,
-    ],
-    ['--workers 2 stops on SIGTERM with exit 0', String(results.workersExit), '0', results.workersExit === 0],
-    ...(results.usersListMs === undefined
-      ? []
-      : [[`users:list --json (${settings.users} users)`, `${results.usersListMs} ms`, '< 1000 ms', results.usersListMs < 1000 && results.usersListExit === 0]]),
-  ].map(([target, measured, goal, met]) => ({ target, measured, goal, met }));
+  const byName = Object.fromEntries(rows.map((row) => [row.name, row]));
+  results.targets = goals(results, byName);
 
   // The load generator shares the machine: with every core busy, no number of workers can exceed
   // cores / (server + generator CPU per request).
   const twoWorkers = byName['JWT profile read, 2 workers'];
   if (twoWorkers.serverCpuUs && twoWorkers.generatorCpuUs) {
-    const ceiling = (results.cores * 1e6) / (twoWorkers.serverCpuUs + twoWorkers.generatorCpuUs);
+    const [serverUs, generatorUs] = [twoWorkers.serverCpuUs.median, twoWorkers.generatorCpuUs.median];
+    const ceiling = (results.cores * 1e6) / (serverUs + generatorUs);
     results.workersCeiling =
-      `     2 workers' JWT read took ${twoWorkers.serverCpuUs} µs of server CPU and ${twoWorkers.generatorCpuUs} µs of load ` +
-      `generator CPU per request: ${results.cores} cores allow at most ${fmt(ceiling)} req/s here, ` +
-      `${fmt(ceiling / solo.rps, 2)}× one worker`;
+      `     2 workers' JWT read took ${serverUs} µs of server CPU and ${generatorUs} µs of load ` +
+      `generator CPU per request: ${results.cores} cores allow at most ${ceiling.toFixed(0)} req/s here, ` +
+      `${(ceiling / byName['JWT profile read'].rps.median).toFixed(2)}× one worker`;
   }
 
-  const table = [
-    ['scenario', 'conns', 'req/s', 'vs bare', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/req: server', 'generator'],
-    ...rows.map((r) => [
-      r.name,
-      r.connections,
-      fmt(r.rps, 1),
-      `${fmt(r.ratio * 100, 1)}%`,
-      r.p50,
-      r.p99,
-      r.errors,
-      r.serverCpuUs ?? '',
-      r.generatorCpuUs ?? '',
-    ]),
-  ].map((cells) => cells.map(String));
-  const widths = table[0].map((_, i) => Math.max(...table.map((cells) => cells[i].length)));
-  const line = (cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   const out = [
-    `Sidekick bench ${quick ? '(quick) ' : ''}on ${engine} — node ${process.version}, ${results.cores} cores, bcrypt cost ${cost}, ${settings.users} users, best of ${settings.rounds} × ${settings.duration} s per scenario`,
-    line(table[0]),
-    ...table.slice(1).map(line),
+    `Sidekick bench ${quick ? '(quick) ' : ''}on ${engine} — node ${process.version}, ${results.cores} cores, bcrypt cost ${cost}, ${settings.users} users, ` +
+      `median of ${settings.rounds} interleaved rounds × ${settings.duration} s`,
+    ...table(results),
     '',
     ...results.targets.map((t) => `${t.met ? 'ok  ' : 'MISS'} ${t.target}: ${t.measured} (goal ${t.goal})`),
     ...(results.workersCeiling ? [results.workersCeiling] : []),

@@ -142,7 +142,7 @@ describe('Dockerfile', () => {
     expect(keywords.lastIndexOf('USER')).toBeLessThan(keywords.indexOf('CMD'));
     expect(keywords.filter((k) => k === 'CMD')).toHaveLength(1);
     expect(keywords).toContain('HEALTHCHECK');
-    expect(execForm(finalStage.instructions.find((i) => i.keyword === 'CMD')!.args)).toEqual(['node', '--optimize-for-size', 'bin/run.js', 'serve']);
+    expect(execForm(finalStage.instructions.find((i) => i.keyword === 'CMD')!.args)).toEqual(['node', '--max-semi-space-size=2', 'bin/run.js', 'serve']);
     expect(stageEnv(finalStage)).toMatchObject({ SIDEKICK_DATA_DIR: '/data', SIDEKICK_HOST: '0.0.0.0' });
     expect(finalStage.instructions.filter((i) => i.keyword === 'VOLUME').map((i) => i.args)).toEqual(['/data']);
     for (const copy of copies(finalStage)) expect(buildStages, `COPY --from=${copy.from}`).toContain(copy.from);

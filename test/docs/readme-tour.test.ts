@@ -17,7 +17,7 @@ import { freePort } from '../helpers/net.ts';
  * token's tail). Everything else must match character for character. A step without an answer block is
  * run but its output is not compared (the registration code is random; the next step proves it right).
  *
- * The server is the built CLI started as `npm start` starts it (`node --optimize-for-size bin/run.js
+ * The server is the built CLI started as `npm start` starts it (`node --max-semi-space-size=2 bin/run.js
  * serve`), with a fresh temporary folder as its working directory and the tour's, so `data/outbox/`
  * resolves as in the README. It listens on a free port rather than 8000 (another server may hold 8000):
  * `localhost:8000` in the extracted commands and answers is replaced by `localhost:<port>`, and nothing
@@ -101,7 +101,7 @@ describe("README's first ten minutes", () => {
     work = path.join(folder, 'sidekick');
     mkdirSync(work);
     port = await freePort();
-    server = spawn(process.execPath, ['--optimize-for-size', RUN, 'serve', '--port', String(port)], {
+    server = spawn(process.execPath, ['--max-semi-space-size=2', RUN, 'serve', '--port', String(port)], {
       cwd: work,
       env: cleanEnv({ SIDEKICK_BCRYPT_COST: '4' }),
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@
 // durability off (fsync=off: nothing here must survive the machine), stopped and removed at the end.
 // Debian's packages put the binaries in /usr/lib/postgresql/<version>/bin.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,6 +55,8 @@ export async function startCluster(bin) {
   return {
     /** A URL for `database` on the cluster (as the superuser, no password: trust on loopback). */
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    /** The postmaster's pid (its children are the backends), for the bench's CPU accounting. */
+    pid: () => Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
     stop() {
       try {
         run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -13,6 +13,8 @@ import { call, HEALTHY } from '../helpers/http.ts';
 import { LogCapture, TEST_SECRET, testConfig } from '../helpers/sidekick.ts';
 import { ensureBuilt } from '../cli/helpers/build.ts';
 import { holdToDocument } from '../helpers/openapi.ts';
+import { ManualClock } from '../helpers/clock.ts';
+import { FULL_PROBE_INTERVAL_MS } from '../../src/services/health.ts';
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const UNAVAILABLE = { detail: 'The database cannot be read or written.', code: 'unavailable' };
@@ -28,10 +30,55 @@ describe('health that tells the truth', () => {
     for (const cleanup of cleanups.splice(0).reverse()) cleanup();
   });
 
+  let clock: ManualClock;
   async function open(dataDir: string) {
-    sidekick = await createSidekick(testConfig(dataDir), { logger: createLogger('silent', new LogCapture()) });
+    clock = new ManualClock();
+    sidekick = await createSidekick(testConfig(dataDir), { clock, logger: createLogger('silent', new LogCapture()) });
     return holdToDocument(createHttpApp(sidekick));
   }
+
+  function tempDir(prefix: string): string {
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  /** When the last full probe succeeded, as recorded in the database (read by a connection of its own). */
+  function lastProbe(dataDir: string): number {
+    const raw = new Database(path.join(dataDir, 'sidekick.db'), { readonly: true });
+    try {
+      return (raw.prepare('SELECT checked_at FROM health_probe WHERE id = 1').get() as { checked_at: number }).checked_at;
+    } finally {
+      raw.close();
+    }
+  }
+
+  it('probes in full (users read, a committed write) at most once a probe interval, and reads the database on every call', async () => {
+    const dataDir = tempDir('sidekick-probe-');
+    const app = await open(dataDir);
+    const started = clock.now();
+    expect(await call(app, 'GET', '/healthz')).toMatchObject({ status: 200, body: HEALTHY });
+    expect(lastProbe(dataDir)).toBe(started);
+
+    // A flood within the interval commits nothing more.
+    clock.advance(FULL_PROBE_INTERVAL_MS - 1);
+    for (let i = 0; i < 50; i++) expect((await call(app, 'GET', '/healthz')).status).toBe(200);
+    expect(lastProbe(dataDir)).toBe(started);
+
+    // The next call after it probes in full again.
+    clock.advance(1);
+    expect((await call(app, 'GET', '/healthz')).status).toBe(200);
+    expect(lastProbe(dataDir)).toBe(started + FULL_PROBE_INTERVAL_MS);
+
+    // A clock behind the recorded time (another node's) probes rather than trusting the record.
+    clock.advance(-10_000);
+    expect((await call(app, 'GET', '/healthz')).status).toBe(200);
+    expect(lastProbe(dataDir)).toBe(started + FULL_PROBE_INTERVAL_MS - 10_000);
+
+    // Within the interval a call still reads: a database that cannot be read answers 503 at once.
+    await sidekick!.db.close();
+    expect(await call(app, 'GET', '/healthz')).toMatchObject({ status: 503, body: UNAVAILABLE });
+  });
 
   it('answers 503 while the disk is full, and 200 again once there is room', async () => {
     const mount = mkdtempSync(path.join(tmpdir(), 'sidekick-full-'));
@@ -51,9 +98,14 @@ describe('health that tells the truth', () => {
     } finally {
       closeSync(fd);
     }
-    const full = await call(app, 'GET', '/healthz');
-    expect(full.status).toBe(503);
-    expect(full.body).toEqual(UNAVAILABLE);
+    // The first call after the probe interval probes in full; a failed probe vouches for nothing, so
+    // every call after it probes again.
+    clock.advance(FULL_PROBE_INTERVAL_MS);
+    for (let i = 0; i < 3; i++) {
+      const full = await call(app, 'GET', '/healthz');
+      expect(full.status).toBe(503);
+      expect(full.body).toEqual(UNAVAILABLE);
+    }
 
     rmSync(filler);
     expect((await call(app, 'GET', '/healthz')).body).toEqual(HEALTHY);

@@ -155,7 +155,7 @@ describe('sidekick serve as a subprocess', () => {
     expect(serving.stderr()).toMatch(/"msg":"stopped"/);
   });
 
-  it.skipIf(process.platform !== 'linux')('as an executable, starts V8 with --optimize-for-size on its command line, not at run time', async () => {
+  it.skipIf(process.platform !== 'linux')('as an executable, starts V8 with --max-semi-space-size=2 on its command line, not at run time', async () => {
     const child = spawn(RUN, ['serve', '--port', String(await freePort())], { cwd: ROOT, env: cleanEnv(baseEnv()), stdio: 'pipe' });
     running.push(child);
     let stdout = '';
@@ -165,7 +165,7 @@ describe('sidekick serve as a subprocess', () => {
       child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
     });
     const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
-    expect(argv.slice(0, 2)).toEqual([expect.stringMatching(/node$/), '--optimize-for-size']);
+    expect(argv.slice(0, 2)).toEqual([expect.stringMatching(/node$/), '--max-semi-space-size=2']);
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
   });
