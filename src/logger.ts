@@ -9,6 +9,7 @@ export type { Logger };
  */
 const PIPE_BUF = 4096;
 const encoder = new TextEncoder();
+const NEWLINE = 0x0a;
 /** For waiting out a full non-blocking pipe without spinning (Atomics.wait sleeps the thread). */
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -29,42 +30,47 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /**
- * Lines for `fd`, written once per event-loop turn: the lines logged during a turn are encoded into one
- * buffer and written synchronously when the turn ends (setImmediate), in writes of at most PIPE_BUF
- * bytes cut at line ends (a longer line goes alone). A server answers many requests per turn under load,
- * so this costs a syscall per few dozen lines instead of one per line, and no trip through libuv's
- * thread pool (an asynchronous write per line cost more than the request it logged). A reader that
- * falls behind slows the server down instead of growing its memory without bound. Lines pending when the
- * process exits, or when pino is asked to flush, are written at once.
+ * Lines for `fd`, written once per event-loop turn: the lines logged during a turn are joined into one
+ * string, encoded at once when the turn ends (setImmediate), and written synchronously in writes of at
+ * most PIPE_BUF bytes cut at line ends (a longer line goes alone). A server answers many requests per turn
+ * under load, so this costs one encoding and a syscall per few dozen lines instead of one of each per
+ * line, and no trip through libuv's thread pool (an asynchronous write per line cost more than the request
+ * it logged). A reader that falls behind slows the server down instead of growing its memory without
+ * bound. Lines pending when the process exits, or when pino is asked to flush, are written at once.
  */
 function turnBatchedSink(fd: number): pino.DestinationStream & { flush(callback?: () => void): void } {
-  let pending: string[] = [];
+  let pending = '';
   let scheduled = false;
-  const batch = new Uint8Array(PIPE_BUF);
+  // Reused from turn to turn; UTF-8 takes at most three bytes per UTF-16 unit.
+  let encoded = new Uint8Array(4 * PIPE_BUF);
   const flushNow = () => {
     scheduled = false;
-    const lines = pending;
-    pending = [];
-    let used = 0;
-    for (const line of lines) {
-      let { read, written } = encoder.encodeInto(line, batch.subarray(used));
-      if (read < line.length && used > 0) {
-        writeAll(fd, batch.subarray(0, used));
-        used = 0;
-        ({ read, written } = encoder.encodeInto(line, batch));
+    if (pending.length === 0) return;
+    if (encoded.length < 3 * pending.length) encoded = new Uint8Array(3 * pending.length);
+    const { written } = encoder.encodeInto(pending, encoded);
+    pending = '';
+    // A newline byte is never part of a longer UTF-8 character, so these cuts fall at line ends.
+    let start = 0;
+    while (start < written) {
+      let end = written;
+      if (written - start > PIPE_BUF) {
+        end = encoded.lastIndexOf(NEWLINE, start + PIPE_BUF - 1) + 1;
+        if (end <= start) {
+          // One line longer than a write may be: it goes alone, up to its end.
+          const next = encoded.indexOf(NEWLINE, start + PIPE_BUF);
+          end = next === -1 || next >= written ? written : next + 1;
+        }
       }
-      if (read < line.length) {
-        writeAll(fd, encoder.encode(line));
-        continue;
-      }
-      used += written;
+      writeAll(fd, encoded.subarray(start, end));
+      start = end;
     }
-    if (used > 0) writeAll(fd, batch.subarray(0, used));
+    // One turn's burst must not keep a large buffer for the life of the process.
+    if (encoded.length > 64 * PIPE_BUF) encoded = new Uint8Array(4 * PIPE_BUF);
   };
   process.once('exit', flushNow);
   return {
     write(line: string) {
-      pending.push(line);
+      pending += line;
       if (!scheduled) {
         scheduled = true;
         setImmediate(flushNow);
@@ -105,6 +111,8 @@ export interface RequestLine {
 }
 
 const INFO = pino.levels.values.info;
+/** Distinct quoted values the request log keeps (it forgets them all when full). */
+const QUOTED_REMEMBERED = 1024;
 
 /**
  * Writes request lines to `logger`'s destination, formatted here exactly as pino formats
@@ -114,11 +122,23 @@ const INFO = pino.levels.values.info;
  */
 export function createRequestLog(logger: Logger): (line: RequestLine) => void {
   const stream = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
+  // Methods, route patterns and client addresses come from small sets: a remembered quoting is cheaper
+  // than JSON.stringify, a call into V8's runtime, three times per line.
+  const quoted = new Map<string, string>();
+  const quote = (value: string): string => {
+    let json = quoted.get(value);
+    if (json === undefined) {
+      json = JSON.stringify(value);
+      if (quoted.size >= QUOTED_REMEMBERED) quoted.clear();
+      quoted.set(value, json);
+    }
+    return json;
+  };
   return (line) => {
     if (logger.levelVal > INFO) return;
     stream.write(
-      `{"level":${INFO},"time":${Date.now()},"reqId":"${line.reqId}","method":${JSON.stringify(line.method)},"route":${JSON.stringify(line.route)},` +
-        `"status":${line.status},"client":${JSON.stringify(line.client)},"ms":${line.ms},"msg":"request"}\n`,
+      `{"level":${INFO},"time":${Date.now()},"reqId":"${line.reqId}","method":${quote(line.method)},"route":${quote(line.route)},` +
+        `"status":${line.status},"client":${quote(line.client)},"ms":${line.ms},"msg":"request"}\n`,
     );
   };
 }

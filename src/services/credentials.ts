@@ -117,11 +117,14 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     }
   }
 
-  /** Verified claims whose user is alive and active and whose session and jti are unrevoked. */
-  async function liveClaims(claims: JwtClaims): Promise<Authenticated> {
-    const user = (await liveSession(`jwt ${claims.sid} ${claims.user_id} ${claims.jti}`, () =>
-      lookUp.jwt({ sid: claims.sid, userId: claims.user_id, jti: claims.jti }),
-    ))?.user;
+  /**
+   * Verified claims whose user is alive and active and whose session and jti are unrevoked. Remembered
+   * under the token they came from: a verified token names one set of claims, and the token's hash was
+   * computed already for the signature cache, where a key built from the claims is a new string to hash
+   * on every request.
+   */
+  async function liveClaims(token: string, claims: JwtClaims): Promise<Authenticated> {
+    const user = (await liveSession(token, () => lookUp.jwt({ sid: claims.sid, userId: claims.user_id, jti: claims.jti })))?.user;
     if (!user || !user.isActive) throw tokenInvalid();
     return { user, credential: { kind: 'jwt', claims } };
   }
@@ -143,7 +146,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
 
   /** A verified JWT whose user is alive and active and whose session and jti are unrevoked. */
   async function liveJwt(token: string, type: 'access' | 'refresh' | 'any'): Promise<Authenticated> {
-    return liveClaims(await verifiedClaims(token, type));
+    return liveClaims(token, await verifiedClaims(token, type));
   }
 
   return {
@@ -172,9 +175,10 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         }
       }
       // Remembered under the token itself, so a known session costs no hash on the way in (the token is
-      // held in this process's memory only, as it is while the request is read).
+      // held in this process's memory only, as it is while the request is read). An opaque token (40 hex
+      // digits) never spells a JWT (three dotted parts), so the two kinds share the cache unprefixed.
       const session = OPAQUE_TOKEN_PATTERN.test(value)
-        ? await liveSession(`token ${value}`, () => lookUp.token(sha256Hex(value)))
+        ? await liveSession(value, () => lookUp.token(sha256Hex(value)))
         : undefined;
       if (!session) throw new SidekickError('authentication_failed', 'Invalid token.');
       if (!session.user.isActive) throw new SidekickError('authentication_failed', 'User inactive or deleted.');
@@ -191,7 +195,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         await sessions.delete(claims.sid);
         throw tokenInvalid();
       }
-      const { user } = await liveClaims(claims);
+      const { user } = await liveClaims(refreshToken, claims);
       if (isSimpleJwtSession(claims.sid)) return moveToSidekickPair(user, claims);
       const access = jwt.sign('access', user.id, claims.sid);
       if (!deps.rotateRefreshTokens) return { access: access.token };

@@ -3,6 +3,8 @@
 
 const fmt = (n, digits = 0) => n.toFixed(digits);
 const range = (s, digits, unit = '') => (s ? `${fmt(s.min, digits)}–${fmt(s.max, digits)}${unit}` : '');
+/** A spread of fractions, shown in percent. */
+const percentRange = (s, digits) => range({ min: s.min * 100, max: s.max * 100 }, digits, '%');
 
 /**
  * The goals, each `{ target, measured, goal, met }`. CPU per request is the steadier yardstick on a shared
@@ -17,7 +19,7 @@ export function goals(results, byName) {
   };
   const throughput = (name, least) => {
     const ratio = byName[name].ratio;
-    return [`${name}: throughput / bare`, `${fmt(ratio.median * 100)}% (${range({ min: ratio.min * 100, max: ratio.max * 100 }, 0, '%')})`, `≥ ${fmt(least * 100)}%`, ratio.median >= least];
+    return [`${name}: throughput / bare`, `${fmt(ratio.median * 100)}% (${percentRange(ratio, 0)})`, `≥ ${fmt(least * 100)}%`, ratio.median >= least];
   };
   const solo = byName['JWT profile read'];
   const mixed = byName['mixed: JWT profile read'];
@@ -78,7 +80,7 @@ export function table(results) {
       fmt(row.rps.median),
       row.rounds.length > 1 ? range(row.rps, 0) : '',
       `${fmt(row.ratio.median * 100, 1)}%`,
-      row.rounds.length > 1 ? range({ min: row.ratio.min * 100, max: row.ratio.max * 100 }, 1, '%') : '',
+      row.rounds.length > 1 ? percentRange(row.ratio, 1) : '',
       row.p99,
       row.errors,
       row.serverCpuUs ? fmt(row.serverCpuUs.median, 1) : '',

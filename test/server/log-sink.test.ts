@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,25 @@ describe('log lines', () => {
     expect(JSON.parse(ours.lines[1])).toMatchObject({ method: 'G"ET', client: 'a\nb' });
     createRequestLog(createLogger('warn', ours))(fields);
     expect(ours.lines).toHaveLength(2);
+  });
+
+  it('writes lines longer than a batch, and lines of characters of several bytes, whole and in order', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sidekick-log-'));
+    const file = path.join(dir, 'log');
+    const fd = openSync(file, 'w');
+    try {
+      const logger = createLogger('info', fd);
+      // Around the 4 KiB batch: ASCII that fits, one longer than a batch, and text whose UTF-8 is two to
+      // four times its length (so it looks as if it fits, and does not).
+      const messages = ['a'.repeat(100), 'b'.repeat(5000), 'é'.repeat(3000), 'c'.repeat(3900), '€'.repeat(1500), '😀'.repeat(1100), 'd'];
+      for (const message of messages) logger.info(message);
+      logger.flush();
+      const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(messages);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps every line whole and in order when several processes share one stderr pipe, and writes the last line before exit', async () => {
