@@ -10,6 +10,13 @@ export type { Logger };
 const PIPE_BUF = 4096;
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
+/** The log sink's first encoding buffer; it grows to what a turn's lines need (at most three bytes per UTF-16 unit). */
+const BATCH_START_BYTES = 4 * PIPE_BUF;
+/**
+ * The largest buffer the sink keeps after a turn. Generous, so a busy server does not allocate a new
+ * one every turn; a burst beyond it (a flood of long error lines) does not stay in memory for good.
+ */
+const BATCH_KEPT_BYTES = 1 << 20;
 /** For waiting out a full non-blocking pipe without spinning (Atomics.wait sleeps the thread). */
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -41,8 +48,7 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 function turnBatchedSink(fd: number): pino.DestinationStream & { flush(callback?: () => void): void } {
   let pending = '';
   let scheduled = false;
-  // Reused from turn to turn; UTF-8 takes at most three bytes per UTF-16 unit.
-  let encoded = new Uint8Array(4 * PIPE_BUF);
+  let encoded = new Uint8Array(BATCH_START_BYTES);
   const flushNow = () => {
     scheduled = false;
     if (pending.length === 0) return;
@@ -64,8 +70,7 @@ function turnBatchedSink(fd: number): pino.DestinationStream & { flush(callback?
       writeAll(fd, encoded.subarray(start, end));
       start = end;
     }
-    // One turn's burst must not keep a large buffer for the life of the process.
-    if (encoded.length > 64 * PIPE_BUF) encoded = new Uint8Array(4 * PIPE_BUF);
+    if (encoded.length > BATCH_KEPT_BYTES) encoded = new Uint8Array(BATCH_START_BYTES);
   };
   process.once('exit', flushNow);
   return {
