@@ -12,6 +12,7 @@ import { sidekickVersion } from '../version.ts';
 import { SidekickError } from '../errors.ts';
 import { createClientAddress, jsonResponse, requestHeader } from './wire.ts';
 import { createClientAddressResolver } from '../services/client-address.ts';
+import { continueWith } from '../services/maybe-async.ts';
 
 /** The HTTP face of a Sidekick: both APIs, one error model. A factory, so tests build one each. */
 export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
@@ -29,10 +30,11 @@ export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
   if (config.corsOrigins.length > 0) app.use(corsMiddleware(config.corsOrigins, router.methodsAt));
 
   router.resource(['/healthz'], {
-    GET: async (c) => {
-      if (!(await services.health.check())) throw new SidekickError('unavailable', 'The database cannot be read or written.');
-      return jsonResponse(c, { status: 'ok', version: sidekickVersion() });
-    },
+    GET: (c) =>
+      continueWith(services.health.check(), (healthy) => {
+        if (!healthy) throw new SidekickError('unavailable', 'The database cannot be read or written.');
+        return jsonResponse(c, { status: 'ok', version: sidekickVersion() });
+      }),
   });
   accountsRoutes(router, services);
   kitchenRoutes(router, services);

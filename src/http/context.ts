@@ -1,5 +1,6 @@
 import type { Context, Hono } from 'hono';
 import type { Authenticated } from '../services/credentials.ts';
+import { continueWith, type MaybePromise } from '../services/maybe-async.ts';
 import { SidekickError } from '../errors.ts';
 import { readBody, type BodyLimits } from './body.ts';
 import { errorResponse } from './errors.ts';
@@ -14,15 +15,16 @@ export interface AppEnv {
 }
 
 export type AppContext = Context<AppEnv>;
-export type Handler = (c: AppContext) => Response | Promise<Response>;
+export type Handler = (c: AppContext) => MaybePromise<Response>;
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface RouterParts {
   /** What every answer goes through (request id, errors, headers, the log line); see envelope.ts. */
-  answer(c: AppContext, work: Handler, route: string): Promise<Response>;
-  authenticate(c: AppContext): Promise<Authenticated>;
+  answer(c: AppContext, work: Handler, route: string): MaybePromise<Response>;
+  /** The credential's user; at once (not a promise) when it is known, so a read can answer in one go. */
+  authenticate(c: AppContext): MaybePromise<Authenticated>;
   /** The client's address (contract §1), for throttles. */
   clientAddress: ClientAddress;
   limits: BodyLimits;
@@ -54,9 +56,7 @@ export function createRouter(app: Hono<AppEnv>, parts: RouterParts) {
       const methods = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'];
       const allowHeader = methods.join(', ');
       for (const path of paths) registered.push({ pattern: pathPattern(path), methods });
-      const work: Handler = async (c) => {
-        // Like DRF, authentication comes first: an anonymous DELETE on a GET-only resource is 401, not 405.
-        if (options.authenticated) c.set('auth', await parts.authenticate(c));
+      const handle: Handler = (c) => {
         const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
         const handler = handlers[method as Method];
         if (!handler) {
@@ -65,9 +65,16 @@ export function createRouter(app: Hono<AppEnv>, parts: RouterParts) {
             Allow: allowHeader,
           });
         }
-        if (!BODYLESS.has(method)) await readBody(c, parts.limits);
-        return handler(c);
+        return BODYLESS.has(method) ? handler(c) : readBody(c, parts.limits).then(() => handler(c));
       };
+      // Like DRF, authentication comes first: an anonymous DELETE on a GET-only resource is 401, not 405.
+      const work: Handler = options.authenticated
+        ? (c) =>
+            continueWith(parts.authenticate(c), (auth) => {
+              c.set('auth', auth);
+              return handle(c);
+            })
+        : handle;
       // A non-strict Hono app drops the request's trailing slash before matching, so routes are
       // registered without it. The pattern goes into the log line, never the path: reset links carry
       // their token in the path.

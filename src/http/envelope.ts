@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequestLog, type Logger } from '../logger.ts';
 import type { AppContext, Handler } from './context.ts';
 import { handleError } from './errors.ts';
+import type { MaybePromise } from '../services/maybe-async.ts';
 import { isStamped, requestHeader, type ClientAddress } from './wire.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -14,18 +15,8 @@ export function createEnvelope(logger: Logger, clientAddress: ClientAddress) {
   const requestLog = createRequestLog(logger);
   const failed = handleError(logger);
 
-  /** `route` is the pattern the request matched (`/api/users/reset/:uidb64/:token`), '' when none did. */
-  return async function answer(c: AppContext, work: Handler, route = ''): Promise<Response> {
-    const started = performance.now();
-    const incoming = requestHeader(c, 'x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    c.set('requestId', requestId);
-    let response: Response;
-    try {
-      response = await work(c);
-    } catch (error) {
-      response = failed(error as Error, c);
-    }
+  /** The answer's headers and its log line. */
+  function finish(c: AppContext, response: Response, requestId: string, route: string, started: number): Response {
     if (!isStamped(response)) {
       // Answers not made by jsonResponse (HTML pages, OPTIONS) get the same headers here.
       const headers = response.headers;
@@ -43,5 +34,28 @@ export function createEnvelope(logger: Logger, clientAddress: ClientAddress) {
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
     return response;
+  }
+
+  /**
+   * `route` is the pattern the request matched (`/api/users/reset/:uidb64/:token`), '' when none did.
+   * Work that answers at once (a read with a known credential) is answered at once, not as a promise.
+   */
+  return function answer(c: AppContext, work: Handler, route = ''): MaybePromise<Response> {
+    const started = performance.now();
+    const incoming = requestHeader(c, 'x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    let response: MaybePromise<Response>;
+    try {
+      response = work(c);
+    } catch (error) {
+      response = failed(error as Error, c);
+    }
+    return response instanceof Promise
+      ? response.then(
+          (answered) => finish(c, answered, requestId, route, started),
+          (error: unknown) => finish(c, failed(error as Error, c), requestId, route, started),
+        )
+      : finish(c, response, requestId, route, started);
   };
 }

@@ -6,6 +6,7 @@ import type { Clock } from './clock.ts';
 import { randomHex, sha256Hex } from './crypto.ts';
 import { InvalidJwtError, isSimpleJwtSession, sessionPrefixOf, type JwtClaims, type JwtCodec } from './jwt.ts';
 import { createCoalescer } from './coalescer.ts';
+import type { MaybePromise } from './maybe-async.ts';
 import { createUnchangedCache } from './unchanged-cache.ts';
 
 export type Credential =
@@ -149,6 +150,60 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     return liveClaims(token, await verifiedClaims(token, type));
   }
 
+  /** `Authorization` header → the user, or 401 in the contract's words. */
+  async function checkCredential(header: string | undefined): Promise<Authenticated> {
+    if (!header || !header.trim()) {
+      throw new SidekickError('not_authenticated', 'Authentication credentials were not provided.');
+    }
+    const [scheme, value, ...rest] = header.trim().split(/\s+/);
+    const kind = scheme.toLowerCase();
+    if ((kind !== 'bearer' && kind !== 'token') || !value || rest.length > 0) {
+      throw new SidekickError('authentication_failed', 'Invalid authorization header.');
+    }
+    if (kind === 'bearer') {
+      try {
+        return await liveJwt(value, 'access');
+      } catch (error) {
+        if (error instanceof SidekickError) throw tokenInvalid('Given token not valid for any token type');
+        throw error;
+      }
+    }
+    // Remembered under the token itself, so a known session costs no hash on the way in (the token is
+    // held in this process's memory only, as it is while the request is read). An opaque token (40 hex
+    // digits) never spells a JWT (three dotted parts), so the two kinds share the cache unprefixed.
+    const session = OPAQUE_TOKEN_PATTERN.test(value)
+      ? await liveSession(value, () => lookUp.token(sha256Hex(value)))
+      : undefined;
+    if (!session) throw new SidekickError('authentication_failed', 'Invalid token.');
+    if (!session.user.isActive) throw new SidekickError('authentication_failed', 'User inactive or deleted.');
+    return { user: session.user, credential: { kind: 'token', sessionId: session.sessionId } };
+  }
+
+  const isLive = (session: SessionUser) => session.sessionExpiresAt > clock.now() && session.user.isActive;
+
+  /**
+   * checkCredential's answer without a promise, where every step of it is remembered: a token verified
+   * before (signature and issuer), unexpired and of the right kind, whose session and user are
+   * remembered with the database unchanged since (the change stamp is read here too), checked for the
+   * session's end and the user being active. Undefined where anything is unknown or fails: the full check
+   * then answers, and says why. Only the plain spelling (`Bearer <token>`, one space) is looked up; any
+   * other spelling the full check accepts is answered there.
+   */
+  function knownCredential(header: string | undefined): Authenticated | undefined {
+    const space = header?.indexOf(' ') ?? -1;
+    if (header === undefined || space < 0) return undefined;
+    const scheme = header.slice(0, space).toLowerCase();
+    const value = header.slice(space + 1);
+    if (scheme === 'bearer') {
+      const claims = jwt.knownClaims(value, 'access');
+      const session = claims && liveSessions.known(value);
+      return claims && session && isLive(session) ? { user: session.user, credential: { kind: 'jwt', claims } } : undefined;
+    }
+    if (scheme !== 'token' || !OPAQUE_TOKEN_PATTERN.test(value)) return undefined;
+    const session = liveSessions.known(value);
+    return session && isLive(session) ? { user: session.user, credential: { kind: 'token', sessionId: session.sessionId } } : undefined;
+  }
+
   return {
     mintJwtPair,
     mintOpaqueToken,
@@ -156,33 +211,13 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     issueJwtPair: (user: User) => issue(mintJwtPair(user)),
     issueOpaqueToken: (user: User) => issue(mintOpaqueToken(user)),
 
-    /** `Authorization` header → the user, or 401 in the contract's words. */
-    async authenticate(header: string | undefined): Promise<Authenticated> {
-      if (!header || !header.trim()) {
-        throw new SidekickError('not_authenticated', 'Authentication credentials were not provided.');
-      }
-      const [scheme, value, ...rest] = header.trim().split(/\s+/);
-      const kind = scheme.toLowerCase();
-      if ((kind !== 'bearer' && kind !== 'token') || !value || rest.length > 0) {
-        throw new SidekickError('authentication_failed', 'Invalid authorization header.');
-      }
-      if (kind === 'bearer') {
-        try {
-          return await liveJwt(value, 'access');
-        } catch (error) {
-          if (error instanceof SidekickError) throw tokenInvalid('Given token not valid for any token type');
-          throw error;
-        }
-      }
-      // Remembered under the token itself, so a known session costs no hash on the way in (the token is
-      // held in this process's memory only, as it is while the request is read). An opaque token (40 hex
-      // digits) never spells a JWT (three dotted parts), so the two kinds share the cache unprefixed.
-      const session = OPAQUE_TOKEN_PATTERN.test(value)
-        ? await liveSession(value, () => lookUp.token(sha256Hex(value)))
-        : undefined;
-      if (!session) throw new SidekickError('authentication_failed', 'Invalid token.');
-      if (!session.user.isActive) throw new SidekickError('authentication_failed', 'User inactive or deleted.');
-      return { user: session.user, credential: { kind: 'token', sessionId: session.sessionId } };
+    /**
+     * `Authorization` header → the user, or 401 in the contract's words. A credential whose every check
+     * can be answered from memory (see knownCredential) is answered at once; anything else, every
+     * refusal included, comes as a promise.
+     */
+    authenticate(header: string | undefined): MaybePromise<Authenticated> {
+      return knownCredential(header) ?? checkCredential(header);
     },
 
     /**

@@ -1,6 +1,7 @@
 import type { Engine } from '../db/port.ts';
 import type { Store } from '../store/index.ts';
 import type { Clock } from './clock.ts';
+import type { MaybePromise } from './maybe-async.ts';
 import { createUnchangedCache } from './unchanged-cache.ts';
 
 /**
@@ -33,21 +34,38 @@ export function createHealthService(deps: { engine: Engine; store: Store; clock:
     return store.health.write(now);
   }
 
+  /** Whether a recorded success vouches for the database at `now`. */
+  const fresh = (last: number, now: number) => now >= last && now - last < FULL_PROBE_INTERVAL_MS;
+
+  async function probe(now: number): Promise<boolean> {
+    try {
+      const last = await recorded.get('last probe', store.health.lastProbe);
+      if (last === undefined) return false;
+      // A clock behind the recorded time (another node's) counts as due, never as fresh.
+      if (fresh(last, now)) return true;
+      probing ??= fullProbe(now).finally(() => {
+        probing = undefined;
+      });
+      return await probing;
+    } catch {
+      return false;
+    }
+  }
+
   return {
-    async check(): Promise<boolean> {
+    /**
+     * True at once while a success recorded in the database, as the change stamp shows it unchanged,
+     * vouches for it; otherwise a promise of the answer (reading the record, and probing when it is due).
+     */
+    check(): MaybePromise<boolean> {
+      const now = clock.now();
+      let last: number | undefined;
       try {
-        const now = clock.now();
-        const last = await recorded.get('last probe', store.health.lastProbe);
-        if (last === undefined) return false;
-        // A clock behind the recorded time (another node's) counts as due, never as fresh.
-        if (now >= last && now - last < FULL_PROBE_INTERVAL_MS) return true;
-        probing ??= fullProbe(now).finally(() => {
-          probing = undefined;
-        });
-        return await probing;
+        last = recorded.known('last probe');
       } catch {
         return false;
       }
+      return last !== undefined && fresh(last, now) ? true : probe(now);
     },
 
     /**

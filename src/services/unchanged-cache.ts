@@ -15,19 +15,29 @@ export function createUnchangedCache<Value>(changeStamp: (() => string) | undefi
   const answers = new Map<string, Value>();
   let stamp = '';
 
+  /** The answer remembered for `key` while the database is unchanged; undefined when none is. */
+  function known(key: string): Value | undefined {
+    if (!changeStamp || maxEntries === 0) return undefined;
+    const current = changeStamp();
+    if (current !== stamp) {
+      answers.clear();
+      stamp = current;
+    }
+    return answers.get(key);
+  }
+
   return {
+    known,
+
     /** The answer remembered for `key`, or `read()`'s, remembered unless undefined. */
     async get(key: string, read: () => Promise<Value | undefined>): Promise<Value | undefined> {
       if (!changeStamp || maxEntries === 0) return read();
-      const current = changeStamp();
-      if (current !== stamp) {
-        answers.clear();
-        stamp = current;
-      }
-      const known = answers.get(key);
-      if (known !== undefined) return known;
+      const remembered = known(key);
+      if (remembered !== undefined) return remembered;
+      // known() has just read the stamp: the answer is kept only if no commit lands before it arrives.
+      const current = stamp;
       const value = await read();
-      if (value !== undefined && stamp === current && changeStamp() === current) {
+      if (value !== undefined && changeStamp() === current) {
         if (answers.size >= maxEntries) answers.delete(answers.keys().next().value!);
         answers.set(key, value);
       }

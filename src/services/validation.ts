@@ -23,8 +23,14 @@ const typeError = (issue: { input?: unknown }) =>
 
 const string = () => z.string({ error: typeError });
 const maxLength = (max: number) => ({ error: MESSAGES.maxLength(max) });
-// Characters as DRF (Python's len) counts them: code points, not UTF-16 units, so an emoji is one.
-const atMost = (max: number) => (value: string) => [...value].length <= max;
+/** Characters as DRF (Python's len) counts them: code points, not UTF-16 units, so an emoji is one. */
+function codePoints(value: string): number {
+  let count = 0;
+  for (const _ of value) count++;
+  return count;
+}
+// No more UTF-16 units than `max` means no more code points: only longer text is counted.
+const atMost = (max: number) => (value: string) => value.length <= max || codePoints(value) <= max;
 
 /**
  * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides: what

@@ -9,6 +9,7 @@ import { createUnchangedCache } from '../../src/services/unchanged-cache.ts';
 import { loginJwt, registerUser } from '../helpers/accounts.ts';
 import { call } from '../helpers/http.ts';
 import { kitchenSignUp, meStatus } from '../helpers/kitchen.ts';
+import { suiteEngine } from '../helpers/postgres.ts';
 import { createTestSidekick, type TestSidekick } from '../helpers/sidekick.ts';
 
 describe('unchanged cache', () => {
@@ -67,6 +68,16 @@ describe('unchanged cache', () => {
     expect(await cache.get('thing', racing)).toBe('read before the change');
     expect(await cache.get('thing', readName(db))).toBe('changed meanwhile');
     expect(reads).toBe(2);
+  });
+
+  it('knows, without a promise, only what a read left and the database has not changed since', async () => {
+    const cache = createUnchangedCache<string>(db.changeStamp, 10);
+    expect(cache.known('thing')).toBeUndefined();
+    await cache.get('thing', readName(db));
+    expect(cache.known('thing')).toBe('first');
+    await other.run(sql("UPDATE things SET name = 'second' WHERE id = 1"));
+    expect(cache.known('thing')).toBeUndefined();
+    expect(createUnchangedCache<string>(undefined, 10).known('thing')).toBeUndefined();
   });
 
   it('remembers nothing without a change stamp (PostgreSQL)', async () => {
@@ -128,5 +139,46 @@ describe('authenticated requests with remembered sessions', () => {
     expect(await meStatus(t, `Token ${token}`)).toBe(200);
     t.clock.advanceSeconds(1);
     expect(await meStatus(t, `Token ${token}`)).toBe(401);
+  });
+
+  describe('answered at once when every check is remembered', () => {
+    const authenticate = (header: string) => t.sidekick.services.credentials.authenticate(header);
+
+    // PostgreSQL has no change stamp: there every check asks the database (the suite's other tests).
+    it.skipIf(suiteEngine() === 'postgres')('answers a known credential without a promise, and every refusal with one', async () => {
+      await registerUser(t, 'ada@example.com');
+      const { access, refresh } = await loginJwt(t, 'ada@example.com');
+      const { token } = await kitchenSignUp(t, 'bob@example.com');
+      expect(authenticate(`Bearer ${access}`)).toBeInstanceOf(Promise);
+      expect(authenticate(`Token ${token}`)).toBeInstanceOf(Promise);
+      await authenticate(`Bearer ${access}`);
+      await authenticate(`Token ${token}`);
+      expect(authenticate(`Bearer ${access}`)).not.toBeInstanceOf(Promise);
+      expect(authenticate(`bearer ${access}`)).not.toBeInstanceOf(Promise);
+      expect((authenticate(`Token ${token}`) as { user: { email: string } }).user.email).toBe('bob@example.com');
+
+      // Known tokens under the wrong scheme or spelled otherwise go the whole way, and are refused there
+      // or accepted as before.
+      await expect(authenticate(`Token ${access}`)).rejects.toMatchObject({ code: 'authentication_failed' });
+      await expect(authenticate(`Bearer ${token}`)).rejects.toMatchObject({ code: 'token_not_valid' });
+      await t.sidekick.services.credentials.refresh(refresh);
+      await expect(authenticate(`Bearer ${refresh}`)).rejects.toMatchObject({ code: 'token_not_valid' });
+      expect((await authenticate(`  Bearer   ${access} `)).user.email).toBe('ada@example.com');
+
+      await elsewhere.run(sql("UPDATE users SET is_active = 0 WHERE email = 'ada@example.com'"));
+      const refused = authenticate(`Bearer ${access}`);
+      expect(refused).toBeInstanceOf(Promise);
+      await expect(refused).rejects.toMatchObject({ code: 'token_not_valid' });
+    });
+
+    it('sees an access token expire by the clock alone', async () => {
+      await registerUser(t, 'ada@example.com');
+      const { access } = await loginJwt(t, 'ada@example.com');
+      expect(await profileStatus(access)).toBe(200);
+      t.clock.advanceSeconds(t.config.accessTtl - 1);
+      expect(await profileStatus(access)).toBe(200);
+      t.clock.advanceSeconds(1);
+      expect(await profileStatus(access)).toBe(401);
+    });
   });
 });
