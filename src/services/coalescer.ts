@@ -2,7 +2,7 @@
  * Lookups asked for during one turn of the event loop, answered by one call for all of them.
  *
  * Each authenticated request on PostgreSQL asks the database whether its credential is still live (see
- * credentials.ts); under load, many arrive in the same turn. One statement for all of them costs the
+ * live-credentials.ts); under load, many arrive in the same turn. One statement for all of them costs the
  * driver a fraction of one per request, and each answer is still exact: the statement is sent after
  * every request in its batch arrived, so it sees every commit acknowledged before any of them.
  */
