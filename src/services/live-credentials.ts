@@ -128,8 +128,9 @@ export function createLiveCredentials(deps: LiveCredentialDeps) {
    * other spelling the full check accepts is answered there.
    */
   function knownCredential(header: string | undefined): Authenticated | undefined {
-    const space = header?.indexOf(' ') ?? -1;
-    if (header === undefined || space < 0) return undefined;
+    if (header === undefined) return undefined;
+    const space = header.indexOf(' ');
+    if (space < 0) return undefined;
     const scheme = header.slice(0, space).toLowerCase();
     const value = header.slice(space + 1);
     if (scheme === 'bearer') {
