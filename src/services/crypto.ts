@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 /**
  * The server secret signs JWTs as it is (so other services holding it can verify them); every other
@@ -16,6 +16,39 @@ export function hmacHex(key: Buffer, ...parts: (string | number)[]): string {
     mac.update(`${Buffer.byteLength(text)}:${text};`);
   }
   return mac.digest('hex');
+}
+
+/** SHA-256's block: HMAC pads its key to this many bytes (RFC 2104). */
+const SHA256_BLOCK_BYTES = 64;
+
+/**
+ * HMAC-SHA256 under one key, as base64url: RFC 2104 over node:crypto's one-shot SHA-256, with the key's
+ * inner and outer pads computed once. createHmac builds a native object per message (an OpenSSL context,
+ * its algorithm looked up by name, a handle the young-generation collector must visit): 1.8 µs for a
+ * token's signature here, against 1.0 µs this way. For ASCII messages only (a JWS signing input is
+ * base64url): each character is written as one byte.
+ */
+export function createHmacSha256(key: Uint8Array): (asciiMessage: string) => string {
+  const block = key.length > SHA256_BLOCK_BYTES ? createHash('sha256').update(key).digest() : key;
+  // Reused for every message: the inner pad, then the message; the outer pad, then the inner digest.
+  let inner = Buffer.alloc(SHA256_BLOCK_BYTES + 512, 0x36);
+  const outer = Buffer.alloc(SHA256_BLOCK_BYTES + 32, 0x5c);
+  for (let i = 0; i < block.length; i++) {
+    inner[i] ^= block[i];
+    outer[i] ^= block[i];
+  }
+  return (asciiMessage) => {
+    const length = SHA256_BLOCK_BYTES + asciiMessage.length;
+    if (length > inner.length) {
+      const larger = Buffer.alloc(length * 2);
+      inner.copy(larger, 0, 0, SHA256_BLOCK_BYTES);
+      inner = larger;
+    }
+    inner.write(asciiMessage, SHA256_BLOCK_BYTES, 'latin1');
+    // A digest as 'binary' (latin1) text is its 32 bytes, one character each, written back as they were.
+    outer.write(hash('sha256', inner.subarray(0, length), 'binary'), SHA256_BLOCK_BYTES, 'binary');
+    return hash('sha256', outer, 'base64url');
+  };
 }
 
 export function sha256Hex(value: string): string {

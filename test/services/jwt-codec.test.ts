@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { createHmacSha256 } from '../../src/services/crypto.ts';
 import { createJwtCodec, InvalidJwtError } from '../../src/services/jwt.ts';
 import { ManualClock } from '../helpers/clock.ts';
 
@@ -37,6 +38,37 @@ describe('JWT codec (HS256: minted with node:crypto, checked by jose)', () => {
     expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'JWT' });
     expect(payload).toEqual(claims);
     expect(payload.exp! - payload.iat!).toBe(300);
+  });
+
+  it('writes the payload JSON.stringify would, for an issuer that needs escaping too', async () => {
+    const clock = new ManualClock();
+    for (const issuer of [ISSUER, 'https://idp.example/"quoted"\\path', 'https://ünïcode.example/😀', 'tab\there\u2028']) {
+      const jwt = createJwtCodec({ secret: SECRET, issuer, accessTtl: 300, refreshTtl: 86400, clock });
+      // A session id of another signer holding the secret may be any text.
+      for (const [type, sid] of [['access', 'a'.repeat(32)], ['refresh', 'simplejwt-12'], ['access', 'odd "sid"\\ü']] as const) {
+        const { token, claims } = jwt.sign(type, 123456789, sid);
+        const [header, payload, signature] = token.split('.');
+        expect(Buffer.from(payload, 'base64url').toString('utf8')).toBe(JSON.stringify(claims));
+        expect(signature).toBe(createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url'));
+        expect((await jwtVerify(token, key, { issuer, currentDate: new Date(clock.now()) })).payload).toEqual(claims);
+      }
+    }
+  });
+
+  it("signs as node:crypto's HMAC-SHA256 does, for keys and messages of every length around SHA-256's block", () => {
+    const lengths = [0, 1, 31, 32, 55, 56, 63, 64, 65, 119, 120, 200, 447, 448, 449, 1000, 5000];
+    for (const keyLength of [1, 32, 63, 64, 65, 100, 200]) {
+      const secret = Buffer.from(Array.from({ length: keyLength }, (_, i) => (i * 37 + keyLength) % 256));
+      const sign = createHmacSha256(secret);
+      for (const length of lengths) {
+        const message = Array.from({ length }, (_, i) => String.fromCharCode(32 + ((i * 7 + length) % 95))).join('');
+        expect(sign(message), `key ${keyLength}, message ${length}`).toBe(createHmac('sha256', secret).update(message).digest('base64url'));
+      }
+    }
+    // A long message, then a short one: what the longer one left in the reused buffer is not signed.
+    const sign = createHmacSha256(key);
+    sign('x'.repeat(3000));
+    expect(sign('short')).toBe(createHmac('sha256', key).update('short').digest('base64url'));
   });
 
   it('accepts a token jose signed with the same secret and claims', async () => {
