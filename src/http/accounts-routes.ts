@@ -4,6 +4,7 @@ import { jsonResponse, NO_STORE } from './wire.ts';
 import { createResetPages, htmlAnswer, wantsHtml } from './reset-page.ts';
 import { accountsProfile } from './serializers.ts';
 import { SidekickError } from '../errors.ts';
+import { continueWith } from '../services/maybe-async.ts';
 
 const problemsOf = (error: SidekickError) => (error.fields ? Object.values(error.fields).flat() : [error.message]);
 
@@ -85,7 +86,7 @@ export function accountsRoutes(router: Router, services: Services) {
   });
 
   router.resource(['/api/token/refresh/'], {
-    POST: async (c) => jsonResponse(c, await auth.refresh(c.get('body')), 200, NO_STORE),
+    POST: (c) => continueWith(auth.refresh(c.get('body')), (answer) => jsonResponse(c, answer, 200, NO_STORE)),
   });
   router.resource(['/api/token/verify/'], {
     POST: async (c) => {

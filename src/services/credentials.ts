@@ -5,6 +5,7 @@ import type { User } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import { randomHex, sha256Hex } from './crypto.ts';
 import { InvalidJwtError, isSimpleJwtSession, sessionPrefixOf, type JwtClaims, type JwtCodec } from './jwt.ts';
+import type { MaybePromise } from './maybe-async.ts';
 import { createLiveCredentials, OPAQUE_TOKEN_PATTERN, tokenInvalid, type Credential } from './live-credentials.ts';
 
 export type { Authenticated, Credential } from './live-credentials.ts';
@@ -13,6 +14,12 @@ export type { Authenticated, Credential } from './live-credentials.ts';
 export interface Minted<T> {
   value: T;
   session: NewSession;
+}
+
+export interface RefreshAnswer {
+  access: string;
+  /** Only with rotation on. */
+  refresh?: string;
 }
 
 export interface TokenPair {
@@ -89,6 +96,29 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     return minted.value;
   }
 
+  /** refresh's whole way: every check asked of the database, and the rotation written. */
+  async function refreshFully(refreshToken: string): Promise<RefreshAnswer> {
+    const claims = await verifiedClaims(refreshToken, 'refresh');
+    if (deps.rotateRefreshTokens && (await sessions.isJwtRevoked(claims.jti))) {
+      await sessions.delete(claims.sid);
+      throw tokenInvalid();
+    }
+    const { user } = await liveClaims(refreshToken, claims);
+    if (isSimpleJwtSession(claims.sid)) return moveToSidekickPair(user, claims);
+    const access = jwt.sign('access', user.id, claims.sid);
+    if (!deps.rotateRefreshTokens) return { access: access.token };
+
+    const next = jwt.sign('refresh', user.id, claims.sid);
+    const rotated = await store.transaction(async (tx) => {
+      // The revocation is the compare-and-set: of parallel refreshes with one token, one rotates.
+      if (!(await tx.sessions.revokeJwt(claims.jti, claims.exp * 1000))) return false;
+      await tx.sessions.extend(claims.sid, next.claims.exp * 1000);
+      return true;
+    });
+    if (!rotated) throw tokenInvalid();
+    return { access: access.token, refresh: next.token };
+  }
+
   return {
     mintJwtPair,
     mintOpaqueToken,
@@ -101,27 +131,15 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     /**
      * A new access token for a live refresh token. With rotation on, also a new refresh token; the old
      * one is revoked, and presenting it again ends its whole session (it was stolen or replayed).
+     * Without rotation a refresh writes nothing, and one whose every check is remembered (see
+     * live-credentials.ts's knownJwt) is answered at once; anything else, every refusal included, comes
+     * as a promise.
      */
-    async refresh(refreshToken: string): Promise<{ access: string; refresh?: string }> {
-      const claims = await verifiedClaims(refreshToken, 'refresh');
-      if (deps.rotateRefreshTokens && (await sessions.isJwtRevoked(claims.jti))) {
-        await sessions.delete(claims.sid);
-        throw tokenInvalid();
-      }
-      const { user } = await liveClaims(refreshToken, claims);
-      if (isSimpleJwtSession(claims.sid)) return moveToSidekickPair(user, claims);
-      const access = jwt.sign('access', user.id, claims.sid);
-      if (!deps.rotateRefreshTokens) return { access: access.token };
-
-      const next = jwt.sign('refresh', user.id, claims.sid);
-      const rotated = await store.transaction(async (tx) => {
-        // The revocation is the compare-and-set: of parallel refreshes with one token, one rotates.
-        if (!(await tx.sessions.revokeJwt(claims.jti, claims.exp * 1000))) return false;
-        await tx.sessions.extend(claims.sid, next.claims.exp * 1000);
-        return true;
-      });
-      if (!rotated) throw tokenInvalid();
-      return { access: access.token, refresh: next.token };
+    refresh(refreshToken: string): MaybePromise<RefreshAnswer> {
+      const known = deps.rotateRefreshTokens ? undefined : live.knownJwt(refreshToken, 'refresh');
+      const sid = known?.credential.claims.sid;
+      if (known && sid && !isSimpleJwtSession(sid)) return { access: jwt.sign('access', known.user.id, sid).token };
+      return refreshFully(refreshToken);
     },
 
     /** SimpleJWT's verify: any live token of either type. */

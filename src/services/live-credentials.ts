@@ -5,7 +5,7 @@ import type { User } from '../store/users.ts';
 import type { Clock } from './clock.ts';
 import { createCoalescer } from './coalescer.ts';
 import { sha256Hex } from './crypto.ts';
-import { InvalidJwtError, type JwtClaims, type JwtCodec } from './jwt.ts';
+import { InvalidJwtError, type JwtClaims, type JwtCodec, type JwtType } from './jwt.ts';
 import type { MaybePromise } from './maybe-async.ts';
 import { createUnchangedCache } from './unchanged-cache.ts';
 
@@ -17,6 +17,8 @@ export interface Authenticated {
   user: User;
   credential: Credential;
 }
+
+export type JwtAuthenticated = Authenticated & { credential: { kind: 'jwt'; claims: JwtClaims } };
 
 export const OPAQUE_TOKEN_PATTERN = /^[0-9a-f]{40}$/;
 
@@ -120,6 +122,18 @@ export function createLiveCredentials(deps: LiveCredentialDeps) {
   const isLive = (session: SessionUser) => session.sessionExpiresAt > clock.now() && session.user.isActive;
 
   /**
+   * liveJwt's answer without a promise, where every step of it is remembered: the token verified before,
+   * unexpired and of the `type` asked; its session and user remembered with the database unchanged since
+   * (the change stamp is read here too), the session unexpired and the user active. Undefined where
+   * anything is unknown or fails: liveJwt then answers, and says why.
+   */
+  function knownJwt(token: string, type: JwtType): JwtAuthenticated | undefined {
+    const claims = jwt.knownClaims(token, type);
+    const session = claims && liveSessions.known(token);
+    return claims && session && isLive(session) ? { user: session.user, credential: { kind: 'jwt', claims } } : undefined;
+  }
+
+  /**
    * checkCredential's answer without a promise, where every step of it is remembered: a token verified
    * before (signature and issuer), unexpired and of the right kind, whose session and user are
    * remembered with the database unchanged since (the change stamp is read here too), checked for the
@@ -133,11 +147,7 @@ export function createLiveCredentials(deps: LiveCredentialDeps) {
     if (space < 0) return undefined;
     const scheme = header.slice(0, space).toLowerCase();
     const value = header.slice(space + 1);
-    if (scheme === 'bearer') {
-      const claims = jwt.knownClaims(value, 'access');
-      const session = claims && liveSessions.known(value);
-      return claims && session && isLive(session) ? { user: session.user, credential: { kind: 'jwt', claims } } : undefined;
-    }
+    if (scheme === 'bearer') return knownJwt(value, 'access');
     if (scheme !== 'token' || !OPAQUE_TOKEN_PATTERN.test(value)) return undefined;
     const session = liveSessions.known(value);
     return session && isLive(session) ? { user: session.user, credential: { kind: 'token', sessionId: session.sessionId } } : undefined;
@@ -147,6 +157,7 @@ export function createLiveCredentials(deps: LiveCredentialDeps) {
     verifiedClaims,
     liveClaims,
     liveJwt,
+    knownJwt,
 
     /**
      * `Authorization` header → the user, or 401 in the contract's words. A credential whose every check

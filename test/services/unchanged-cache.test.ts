@@ -171,6 +171,47 @@ describe('authenticated requests with remembered sessions', () => {
       await expect(refused).rejects.toMatchObject({ code: 'token_not_valid' });
     });
 
+    it.skipIf(suiteEngine() === 'postgres')('refreshes with a known refresh token without a promise, and refuses with one', async () => {
+      const { credentials } = t.sidekick.services;
+      await registerUser(t, 'ada@example.com');
+      const { access, refresh } = await loginJwt(t, 'ada@example.com');
+      expect(credentials.refresh(refresh)).toBeInstanceOf(Promise);
+      await credentials.refresh(refresh);
+      const known = credentials.refresh(refresh);
+      expect(known).not.toBeInstanceOf(Promise);
+      const { access: fresh } = known as { access: string };
+      expect(fresh).not.toBe(access);
+      expect((await authenticate(`Bearer ${fresh}`)).user.email).toBe('ada@example.com');
+
+      // An access token is no refresh token, known or not.
+      await authenticate(`Bearer ${access}`);
+      await expect(credentials.refresh(access)).rejects.toMatchObject({ code: 'token_not_valid' });
+
+      // A blacklisted refresh token (SimpleJWT's logout) is refused at its next use.
+      const second = await loginJwt(t, 'ada@example.com');
+      await credentials.refresh(second.refresh);
+      expect(credentials.refresh(second.refresh)).not.toBeInstanceOf(Promise);
+      await t.sidekick.services.auth.blacklist({ refresh: second.refresh });
+      await expect(credentials.refresh(second.refresh)).rejects.toMatchObject({ code: 'token_not_valid' });
+
+      // A deactivation committed by another connection: the very next refresh goes the whole way, refused.
+      await elsewhere.run(sql("UPDATE users SET is_active = 0 WHERE email = 'ada@example.com'"));
+      const refused = credentials.refresh(refresh);
+      expect(refused).toBeInstanceOf(Promise);
+      await expect(refused).rejects.toMatchObject({ code: 'token_not_valid' });
+    });
+
+    it.skipIf(suiteEngine() === 'postgres')('sees a known refresh token expire by the clock alone', async () => {
+      const { credentials } = t.sidekick.services;
+      await registerUser(t, 'ada@example.com');
+      const { refresh } = await loginJwt(t, 'ada@example.com');
+      await credentials.refresh(refresh);
+      t.clock.advanceSeconds(t.config.refreshTtl - 1);
+      expect(credentials.refresh(refresh)).not.toBeInstanceOf(Promise);
+      t.clock.advanceSeconds(1);
+      await expect(credentials.refresh(refresh)).rejects.toMatchObject({ code: 'token_not_valid' });
+    });
+
     it('sees an access token expire by the clock alone', async () => {
       await registerUser(t, 'ada@example.com');
       const { access } = await loginJwt(t, 'ada@example.com');
