@@ -65,7 +65,7 @@ export function createRouter(app: Hono<AppEnv>, parts: RouterParts) {
             Allow: allowHeader,
           });
         }
-        return BODYLESS.has(method) ? handler(c) : readBody(c, parts.limits).then(() => handler(c));
+        return BODYLESS.has(method) ? handler(c) : continueWith(readBody(c, parts.limits), () => handler(c));
       };
       // Like DRF, authentication comes first: an anonymous DELETE on a GET-only resource is 401, not 405.
       const work: Handler = options.authenticated

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequestLog, type Logger } from '../logger.ts';
 import type { AppContext, Handler } from './context.ts';
+import { arrivedAt } from './body.ts';
 import { handleError } from './errors.ts';
 import type { MaybePromise } from '../services/maybe-async.ts';
 import { isStamped, requestHeader, type ClientAddress } from './wire.ts';
@@ -41,7 +42,8 @@ export function createEnvelope(logger: Logger, clientAddress: ClientAddress) {
    * Work that answers at once (a read with a known credential) is answered at once, not as a promise.
    */
   return function answer(c: AppContext, work: Handler, route = ''): MaybePromise<Response> {
-    const started = performance.now();
+    // A body read before the app saw the request (see body.ts) counts in the request's time, as it did.
+    const started = arrivedAt(c) ?? performance.now();
     const incoming = requestHeader(c, 'x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);

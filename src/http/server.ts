@@ -1,8 +1,9 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Sidekick } from '../sidekick.ts';
 import { createHttpApp } from './app.ts';
+import { readBodyFirst } from './body.ts';
 
 export interface RunningServer {
   url: string;
@@ -50,8 +51,15 @@ export async function startServer(sidekick: Sidekick, options: StartServerOption
   const app = createHttpApp(sidekick);
   const host = options.host ?? config.host;
   const server = await new Promise<Server>((resolve, reject) => {
-    const created = serve({ fetch: app.fetch, hostname: host, port: options.port ?? config.port }, () =>
-      resolve(created as Server),
+    const created = serve(
+      {
+        fetch: app.fetch,
+        hostname: host,
+        port: options.port ?? config.port,
+        createServer: ((serverOptions: ServerOptions, listener: RequestListener) =>
+          createServer(serverOptions, readBodyFirst(listener))) as typeof createServer,
+      },
+      () => resolve(created as Server),
     ) as Server;
     created.once('error', reject);
   });
