@@ -10,7 +10,7 @@ import { mediaRoutes } from './media-routes.ts';
 import { referenceRoutes } from './reference-routes.ts';
 import { sidekickVersion } from '../version.ts';
 import { SidekickError } from '../errors.ts';
-import { createClientAddress, jsonResponse, requestHeader } from './wire.ts';
+import { createClientAddress, jsonResponse, JsonText, requestHeader } from './wire.ts';
 import { createClientAddressResolver } from '../services/client-address.ts';
 import { continueWith } from '../services/maybe-async.ts';
 
@@ -29,11 +29,12 @@ export function createHttpApp(sidekick: Sidekick): Hono<AppEnv> {
   // Before the routes, so it runs first; the router fills in the methods it asks for as routes register.
   if (config.corsOrigins.length > 0) app.use(corsMiddleware(config.corsOrigins, router.methodsAt));
 
+  const healthy = new JsonText({ status: 'ok', version: sidekickVersion() });
   router.resource(['/healthz'], {
     GET: (c) =>
-      continueWith(services.health.check(), (healthy) => {
-        if (!healthy) throw new SidekickError('unavailable', 'The database cannot be read or written.');
-        return jsonResponse(c, { status: 'ok', version: sidekickVersion() });
+      continueWith(services.health.check(), (ok) => {
+        if (!ok) throw new SidekickError('unavailable', 'The database cannot be read or written.');
+        return jsonResponse(c, healthy);
       }),
   });
   accountsRoutes(router, services);

@@ -41,6 +41,17 @@ export function requestHeader(c: Context, name: string): string | undefined {
 /** For every answer that carries a token: no cache may keep it (contract §1). */
 export const NO_STORE: Record<string, string> = Object.freeze({ 'Cache-Control': 'no-store' }) as Record<string, string>;
 
+/**
+ * A JSON body serialized once, for an answer that never changes (`/healthz`'s): JSON.stringify is a call
+ * into V8's runtime, 3,000 of a health check's 99,000 instructions (callgrind).
+ */
+export class JsonText {
+  readonly text: string;
+  constructor(value: unknown) {
+    this.text = JSON.stringify(value);
+  }
+}
+
 /** A JSON answer carrying the contract's content type and the request id, headers as a plain object. */
 /** `body` is never a promise: a service's answer is awaited before it is sent (the type refuses it). */
 export function jsonResponse<T>(
@@ -52,7 +63,8 @@ export function jsonResponse<T>(
   const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', ...extraHeaders };
   const requestId = c.get('requestId') as string | undefined;
   if (requestId) headers['X-Request-Id'] = requestId;
-  const response = new Response(JSON.stringify(body), { status, headers }) as Response & { [STAMPED]?: true };
+  const text = body instanceof JsonText ? body.text : JSON.stringify(body);
+  const response = new Response(text, { status, headers }) as Response & { [STAMPED]?: true };
   response[STAMPED] = true;
   return response;
 }
