@@ -43,7 +43,8 @@ export const NO_STORE: Record<string, string> = Object.freeze({ 'Cache-Control':
 
 /**
  * A JSON body serialized once, for an answer that never changes (`/healthz`'s): JSON.stringify is a call
- * into V8's runtime, 3,000 of a health check's 99,000 instructions (callgrind).
+ * into V8's runtime, and with the object it was made from cost a health check 5,200 of its 99,100
+ * instructions (callgrind).
  */
 export class JsonText {
   readonly text: string;
