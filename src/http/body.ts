@@ -19,12 +19,11 @@ class BodyTooLarge extends SidekickError {
   }
 }
 
-/** What readBodyFirst leaves on a request: its body's bytes, or CUT_SHORT when the client hung up first. */
+/** What readBodyFirst leaves on a request: its body's bytes, or why they could not be read (the client hung up). */
 const READ_FIRST = Symbol('bodyReadFirst');
 /** When a request whose body was read first arrived (performance.now()): its log line's time counts from then. */
 const ARRIVED = Symbol('arrived');
-const CUT_SHORT = 'cut short';
-type ReadFirst = IncomingMessage & { [READ_FIRST]?: Buffer | typeof CUT_SHORT; [ARRIVED]?: number };
+type ReadFirst = IncomingMessage & { [READ_FIRST]?: Buffer | SidekickError; [ARRIVED]?: number };
 
 const cutShort = () => new SidekickError('parse_error', 'The request body was cut short.');
 
@@ -45,18 +44,10 @@ export function readBodyFirst(listener: RequestListener): RequestListener {
       return;
     }
     incoming[ARRIVED] = performance.now();
-    const chunks: Buffer[] = [];
-    const handOver = (body: Buffer | typeof CUT_SHORT) => {
+    collectBody(incoming, MAX_BODY_BYTES, (body) => {
       if (incoming[READ_FIRST] !== undefined) return;
       incoming[READ_FIRST] = body;
       listener(incoming, outgoing);
-    };
-    // `on`, not `once`: a request is handed over once (see handOver), and is dropped with its listeners.
-    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-    incoming.on('end', () => handOver(Buffer.concat(chunks)));
-    incoming.on('error', () => handOver(CUT_SHORT));
-    incoming.on('close', () => {
-      if (!incoming.readableEnded) handOver(CUT_SHORT);
     });
   };
 }
@@ -129,38 +120,42 @@ function parseBody(bytes: Buffer, contentType: string, mediaType: string, limits
 }
 
 /**
- * The body's bytes, refused once they pass `max`, announced or streamed. A refused body is still read
- * to its end (and dropped), up to DISCARD_MAX_BYTES, before the refusal answers, so a client that is
- * still sending reads the 413 instead of a reset (the answer also closes the connection).
+ * Collects the body's bytes, refused once they pass `max`, announced or streamed, and hands `done` the
+ * bytes or the refusal. A refused body is still read to its end (and dropped), up to DISCARD_MAX_BYTES,
+ * before the refusal answers, so a client that is still sending reads the 413 instead of a reset (the
+ * answer also closes the connection). Only `done`'s first call counts (an error may follow the end).
  */
-function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const announced = Number(incoming.headers['content-length']);
-    if (announced > max + DISCARD_MAX_BYTES) return reject(new BodyTooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    incoming.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (refused) {
-        // Past the bound, answer now: the connection closes under whatever is still coming.
-        if (size > max + DISCARD_MAX_BYTES) reject(new BodyTooLarge());
-      } else if (size > max) {
-        refused = true;
-        chunks.length = 0;
-      } else {
-        chunks.push(chunk);
-      }
-    });
-    // `on`, not `once`: each of these comes at most once that matters (a promise settles once), and the
-    // message is dropped with its listeners, where `once` would wrap each listener in two more objects.
-    incoming.on('end', () => (refused ? reject(new BodyTooLarge()) : resolve(Buffer.concat(chunks, size))));
-    // A client that hangs up mid-body is no server fault: no stack in the log, and no promise left hanging.
-    incoming.on('error', () => reject(cutShort()));
-    incoming.on('close', () => {
-      if (!incoming.readableEnded) reject(cutShort());
-    });
+function collectBody(incoming: IncomingMessage, max: number, done: (body: Buffer | SidekickError) => void): void {
+  const announced = Number(incoming.headers['content-length']);
+  if (announced > max + DISCARD_MAX_BYTES) return done(new BodyTooLarge());
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  incoming.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (refused) {
+      // Past the bound, answer now: the connection closes under whatever is still coming.
+      if (size > max + DISCARD_MAX_BYTES) done(new BodyTooLarge());
+    } else if (size > max) {
+      refused = true;
+      chunks.length = 0;
+    } else {
+      chunks.push(chunk);
+    }
   });
+  // `on`, not `once`: each of these comes at most once that matters (see above), and the message is
+  // dropped with its listeners, where `once` would wrap each listener in two more objects.
+  incoming.on('end', () => done(refused ? new BodyTooLarge() : Buffer.concat(chunks, size)));
+  // A client that hangs up mid-body is no server fault: no stack in the log, and nothing left waiting.
+  incoming.on('error', () => done(cutShort()));
+  incoming.on('close', () => {
+    if (!incoming.readableEnded) done(cutShort());
+  });
+}
+
+/** collectBody's answer as a promise (a promise settles once). */
+function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => collectBody(incoming, max, (body) => (body instanceof SidekickError ? reject(body) : resolve(body))));
 }
 
 /** The same for a web-standard body (app.request() in tests, Deno). */
@@ -193,7 +188,7 @@ export function readBody(c: AppContext, limits: BodyLimits): MaybePromise<void> 
       c.set('body', body);
     });
   const readFirst = incoming?.[READ_FIRST];
-  if (readFirst === CUT_SHORT) throw cutShort();
+  if (readFirst instanceof SidekickError) throw readFirst;
   if (readFirst) return parsed(readFirst);
   // Node's own stream is several times cheaper than the web stream the adapter would wrap it in.
   const bytes = incoming && !incoming.readableEnded ? readIncoming(incoming, max) : readStream(c.req.raw.body, max);

@@ -137,9 +137,8 @@ export function createCredentialService(deps: CredentialServiceDeps) {
      */
     refresh(refreshToken: string): MaybePromise<RefreshAnswer> {
       const known = deps.rotateRefreshTokens ? undefined : live.knownJwt(refreshToken, 'refresh');
-      const sid = known?.credential.claims.sid;
-      if (known && sid && !isSimpleJwtSession(sid)) return { access: jwt.sign('access', known.user.id, sid).token };
-      return refreshFully(refreshToken);
+      if (!known || isSimpleJwtSession(known.credential.claims.sid)) return refreshFully(refreshToken);
+      return { access: jwt.sign('access', known.user.id, known.credential.claims.sid).token };
     },
 
     /** SimpleJWT's verify: any live token of either type. */
